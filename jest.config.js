@@ -1,0 +1,35 @@
+// Native ESM jest: @kubernetes/client-node (1.x and later) ships only ES modules, so the
+// whole project is ESM and jest runs with --experimental-vm-modules (see package.json).
+const common = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  // Sources import './x.js' (NodeNext style); map those back to the .ts files under test.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: {
+    // Type checking is `npm run typecheck`'s job; here transpile only, for speed.
+    '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
+  },
+};
+
+/** @type {import('jest').Config} */
+export default {
+  // Real servers and sockets: keep parallelism modest on a 2-core machine.
+  maxWorkers: 2,
+  testTimeout: 60_000,
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      // Pure code and real loopback sockets; no Kubernetes needed.
+      testMatch: ['<rootDir>/{control,adapter,scripts}/**/*.test.ts', '<rootDir>/operator/**/*.unit.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'cluster',
+      // Everything that talks to the real kube-apiserver: one control plane per run.
+      testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/operator/**/*.cluster.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
+  ],
+};

@@ -1,0 +1,287 @@
+// A real Kubernetes control plane on loopback for tests and the demo: etcd, kube-apiserver and,
+// optionally, kube-controller-manager, started the way controller-runtime's envtest starts them.
+import { execFileSync } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeControlPlanePki, type ControlPlanePki } from './pki-files.js';
+import { writeKubeconfig } from './kubeconfig.js';
+import { freePort, startProcess, waitFor, type ManagedProcess } from './processes.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root (this file lives in test/controlplane, or dist/test/controlplane). */
+export const repoRoot = resolve(here, existsSync(join(here, '../../package.json')) ? '../..' : '../../..');
+
+/** Options for {@link startControlPlane}. */
+export interface ControlPlaneOptions {
+  /** Also start kube-controller-manager (garbage collection, Deployments to ReplicaSets to Pods). Default true. */
+  controllerManager?: boolean;
+  /** Where logs go; kept after stop so a failing test can point at them. Default `.tmp/logs/<time>` in the repo. */
+  logDir?: string;
+  /** Directory with etcd, kube-apiserver, kube-controller-manager and kubectl. Default: built by build.sh. */
+  binDir?: string;
+  /** How long to wait for readiness. Default 90 s (2 cores, cold page cache). */
+  startTimeoutMs?: number;
+}
+
+/** A running control plane. */
+export interface ControlPlane {
+  /** https://127.0.0.1:<port> */
+  readonly server: string;
+  readonly adminKubeconfig: string;
+  readonly kubectlPath: string;
+  readonly binDir: string;
+  readonly logDir: string;
+  readonly processes: readonly ManagedProcess[];
+  /** Milliseconds from start to a ready apiserver. */
+  readonly startupMs: number;
+  /** A kubeconfig for a user authenticated by a client certificate from the cluster's client CA. */
+  kubeconfigForUser(user: string, groups?: string[]): Promise<string>;
+  /** A kubeconfig holding a token for an existing ServiceAccount, issued by the TokenRequest API. */
+  kubeconfigForServiceAccount(namespace: string, name: string): Promise<string>;
+  /** An admin request to the apiserver; resolves with status and parsed JSON (or text). */
+  adminRequest(method: string, path: string, body?: unknown, contentType?: string): Promise<ApiResponse>;
+  /** Runs the matching kubectl as admin; returns stdout, throws with stderr on failure. */
+  kubectl(args: string[], input?: string): string;
+  /** Stops every process and removes the data directory (not the logs). Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+}
+
+/** Where build.sh put the binaries, building them first when the cache is cold. */
+export function controlPlaneBinDir(): string {
+  const fromEnv = process.env.SAMPLESOURCE_CP_BIN;
+  if (fromEnv) return fromEnv;
+  const out = execFileSync('bash', [join(repoRoot, 'test/controlplane/build.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+  });
+  const lines = out.trim().split('\n');
+  return lines[lines.length - 1]!;
+}
+
+/** Starts etcd and kube-apiserver (and kube-controller-manager) on free loopback ports. */
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const started = Date.now();
+  const binDir = options.binDir ?? controlPlaneBinDir();
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const logDir = options.logDir ?? join(repoRoot, '.tmp/logs', `controlplane-${stamp}-${process.pid}`);
+  await mkdir(logDir, { recursive: true });
+  const dataDir = await mkdtemp(join(tmpdir(), 'samplesource-cp-'));
+  const processes: ManagedProcess[] = [];
+  let stopped = false;
+
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    // Reverse start order: controllers first, storage last.
+    for (const p of [...processes].reverse()) await p.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+
+  try {
+    const pki = await writeControlPlanePki(dataDir);
+    const [etcdClientPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const server = `https://127.0.0.1:${apiPort}`;
+
+    const etcd = startProcess(
+      'etcd',
+      join(binDir, 'etcd'),
+      [
+        `--data-dir=${join(dataDir, 'etcd')}`,
+        `--listen-client-urls=http://127.0.0.1:${etcdClientPort}`,
+        `--advertise-client-urls=http://127.0.0.1:${etcdClientPort}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+        `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
+        '--unsafe-no-fsync=true',
+        '--log-level=warn',
+      ],
+      join(logDir, 'etcd.log'),
+    );
+    processes.push(etcd);
+    await waitFor(
+      `etcd /health (log: ${etcd.logFile})`,
+      async () => (await plainGet(`http://127.0.0.1:${etcdClientPort}/health`)) === 200,
+      30_000,
+      100,
+    );
+
+    const apiserver = startProcess(
+      'kube-apiserver',
+      join(binDir, 'kube-apiserver'),
+      [
+        `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
+        `--cert-dir=${dataDir}`,
+        `--tls-cert-file=${pki.files.servingCert}`,
+        `--tls-private-key-file=${pki.files.servingKey}`,
+        `--secure-port=${apiPort}`,
+        '--bind-address=127.0.0.1',
+        // Pin loopback: without a default route the server cannot pick an address to advertise,
+        // and the endpoints reconciler refuses loopback addresses.
+        '--advertise-address=127.0.0.1',
+        '--endpoint-reconciler-type=none',
+        `--client-ca-file=${pki.files.clientCaCert}`,
+        '--authorization-mode=RBAC',
+        '--allow-privileged=true',
+        // Without kubelets nobody creates default ServiceAccounts' tokens; pods must not wait for them.
+        '--disable-admission-plugins=ServiceAccount',
+        '--service-cluster-ip-range=10.0.0.0/24',
+        `--service-account-issuer=${server}/`,
+        `--service-account-key-file=${pki.files.saSignerCert}`,
+        `--service-account-signing-key-file=${pki.files.saSignerKey}`,
+        '--v=1',
+      ],
+      join(logDir, 'kube-apiserver.log'),
+    );
+    processes.push(apiserver);
+
+    const adminRequest = (method: string, path: string, body?: unknown, contentType?: string) =>
+      apiRequest(server, pki, method, path, body, contentType);
+    await waitFor(
+      `kube-apiserver /readyz (log: ${apiserver.logFile})`,
+      async () => {
+        if (apiserver.child.exitCode !== null) throw new Error(`kube-apiserver exited (log: ${apiserver.logFile})`);
+        return (await adminRequest('GET', '/readyz')).status === 200;
+      },
+      options.startTimeoutMs ?? 90_000,
+      250,
+    );
+    const startupMs = Date.now() - started;
+
+    const adminKubeconfig = await writeKubeconfig(join(logDir, 'admin.kubeconfig'), server, pki.servingCaPem, 'admin', {
+      clientCertPem: pki.admin.certPem,
+      clientKeyPem: pki.admin.keyPem,
+    });
+
+    if (options.controllerManager ?? true) {
+      processes.push(
+        startProcess(
+          'kube-controller-manager',
+          join(binDir, 'kube-controller-manager'),
+          [
+            `--kubeconfig=${adminKubeconfig}`,
+            '--leader-elect=false',
+            '--secure-port=0',
+            `--service-account-private-key-file=${pki.files.saSignerKey}`,
+            `--root-ca-file=${pki.files.servingCaCert}`,
+            '--service-cluster-ip-range=10.0.0.0/24',
+            // Garbage collection and workloads are what tests need; cloud and node controllers are not.
+            '--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ttl,-bootstrap-signer,-token-cleaner',
+            '--concurrent-gc-syncs=5',
+            '--v=1',
+          ],
+          join(logDir, 'kube-controller-manager.log'),
+        ),
+      );
+    }
+
+    const kubectlPath = join(binDir, 'kubectl');
+    let userSerial = 0;
+    return {
+      server,
+      adminKubeconfig,
+      kubectlPath,
+      binDir,
+      logDir,
+      processes,
+      startupMs,
+      adminRequest,
+      stop,
+      async kubeconfigForUser(user, groups = []) {
+        const leaf = await pki.clientCa.issue({ commonName: user, organizations: groups, usages: ['client'] });
+        const file = join(logDir, `user-${++userSerial}-${user.replace(/[^a-zA-Z0-9.-]/g, '_')}.kubeconfig`);
+        return writeKubeconfig(file, server, pki.servingCaPem, user, {
+          clientCertPem: leaf.certPem,
+          clientKeyPem: leaf.keyPem,
+        });
+      },
+      async kubeconfigForServiceAccount(namespace, name) {
+        const res = await adminRequest('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: { expirationSeconds: 24 * 3600 },
+        });
+        const token = (res.body as { status?: { token?: string } }).status?.token;
+        if (res.status !== 201 || !token) {
+          throw new Error(`TokenRequest for ${namespace}/${name} failed: ${res.status} ${JSON.stringify(res.body)}`);
+        }
+        const file = join(logDir, `sa-${namespace}-${name}.kubeconfig`);
+        return writeKubeconfig(file, server, pki.servingCaPem, `system:serviceaccount:${namespace}:${name}`, { token });
+      },
+      kubectl(args, input) {
+        return execFileSync(kubectlPath, [`--kubeconfig=${adminKubeconfig}`, ...args], {
+          encoding: 'utf8',
+          input,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+      },
+    };
+  } catch (err) {
+    await stop();
+    throw new Error(`control plane failed to start (logs in ${logDir}): ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function plainGet(url: string): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const req = httpRequest(url, { timeout: 2_000 }, (res) => {
+      res.resume();
+      resolvePromise(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function apiRequest(
+  server: string,
+  pki: ControlPlanePki,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+): Promise<ApiResponse> {
+  return new Promise((resolvePromise, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = httpsRequest(
+      new URL(path, server),
+      {
+        method,
+        ca: pki.servingCaPem,
+        cert: pki.admin.certPem,
+        key: pki.admin.keyPem,
+        timeout: 10_000,
+        headers: payload ? { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) } : {},
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            /* not JSON: keep the text */
+          }
+          resolvePromise({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timeout`)));
+    req.on('error', reject);
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
