@@ -27,7 +27,11 @@ describe('pki', () => {
 
   it('puts organizations in the subject, as Kubernetes groups', async () => {
     const ca = await createCertificateAuthority({ commonName: 'client-ca' });
-    const leaf = await ca.issue({ commonName: 'admin', organizations: ['system:masters'], usages: ['client'] });
+    const leaf = await ca.issue({
+      commonName: 'admin',
+      organizations: ['system:masters'],
+      usages: ['client'],
+    });
     const subject = new X509Certificate(leaf.certPem).subject;
     expect(subject).toContain('CN=admin');
     expect(subject).toContain('O=system:masters');

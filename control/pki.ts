@@ -4,7 +4,10 @@ import 'reflect-metadata'; // @peculiar/x509's dependency injection needs the po
 import * as x509 from '@peculiar/x509';
 import { webcrypto, randomBytes, X509Certificate as NodeX509Certificate } from 'node:crypto';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const HOUR_MS = 3_600_000;
@@ -62,7 +65,7 @@ function serialNumber(): string {
 }
 
 async function privateKeyPem(key: CryptoKey): Promise<string> {
-  const der = await webcrypto.subtle.exportKey('pkcs8', key as webcrypto.CryptoKey);
+  const der = await webcrypto.subtle.exportKey('pkcs8', key);
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
 
@@ -93,7 +96,10 @@ export async function createCertificateAuthority(options: CaOptions): Promise<Ce
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return loadCertificateAuthority({ certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) });
+  return loadCertificateAuthority({
+    certPem: cert.toString('pem'),
+    keyPem: await privateKeyPem(keys.privateKey),
+  });
 }
 
 /** Wraps an existing CA key pair (for example one read back from a Secret). */
@@ -116,7 +122,9 @@ export async function loadCertificateAuthority(pair: KeyPairPem): Promise<Certif
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension(
-          usages.map((u) => (u === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth)),
+          usages.map((u) =>
+            u === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
+          ),
           false,
         ),
         await x509.AuthorityKeyIdentifierExtension.create(caCert, false),

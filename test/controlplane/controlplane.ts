@@ -3,13 +3,14 @@
 import { execFileSync } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeControlPlanePki, type ControlPlanePki } from './pki-files.js';
 import { writeKubeconfig } from './kubeconfig.js';
+import { kubeconfigForServiceAccount, kubeconfigForUser, type IdentityContext } from './identities.js';
 import { freePort, startProcess, waitFor, type ManagedProcess } from './processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,6 +37,8 @@ export interface ControlPlane {
   readonly kubectlPath: string;
   readonly binDir: string;
   readonly logDir: string;
+  /** Holds client-ca.crt and client-ca.key (private; removed on stop). */
+  readonly clientCaDir: string;
   readonly processes: readonly ManagedProcess[];
   /** Milliseconds from start to a ready apiserver. */
   readonly startupMs: number;
@@ -80,9 +83,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const processes: ManagedProcess[] = [];
   let stopped = false;
 
+  // If the test runner dies without calling stop(), take the children with it.
+  const killOnExit = () => processes.forEach((p) => p.child.kill('SIGKILL'));
+  process.once('exit', killOnExit);
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    process.removeListener('exit', killOnExit);
     // Reverse start order: controllers first, storage last.
     for (const p of [...processes].reverse()) await p.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -150,7 +157,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await waitFor(
       `kube-apiserver /readyz (log: ${apiserver.logFile})`,
       async () => {
-        if (apiserver.child.exitCode !== null) throw new Error(`kube-apiserver exited (log: ${apiserver.logFile})`);
+        if (apiserver.child.exitCode !== null)
+          throw new Error(`kube-apiserver exited (log: ${apiserver.logFile})`);
         return (await adminRequest('GET', '/readyz')).status === 200;
       },
       options.startTimeoutMs ?? 90_000,
@@ -158,10 +166,16 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     );
     const startupMs = Date.now() - started;
 
-    const adminKubeconfig = await writeKubeconfig(join(logDir, 'admin.kubeconfig'), server, pki.servingCaPem, 'admin', {
-      clientCertPem: pki.admin.certPem,
-      clientKeyPem: pki.admin.keyPem,
-    });
+    const adminKubeconfig = await writeKubeconfig(
+      join(logDir, 'admin.kubeconfig'),
+      server,
+      pki.servingCaPem,
+      'admin',
+      {
+        clientCertPem: pki.admin.certPem,
+        clientKeyPem: pki.admin.keyPem,
+      },
+    );
 
     if (options.controllerManager ?? true) {
       processes.push(
@@ -186,38 +200,46 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     }
 
     const kubectlPath = join(binDir, 'kubectl');
-    let userSerial = 0;
+    // The client CA's key lets test workers mint certificate users; it lives only in the private data dir.
+    await writeFile(join(dataDir, 'client-ca.key'), pki.clientCa.keyPem, { mode: 0o600 });
+    const identityContext: IdentityContext = {
+      server,
+      servingCaPem: pki.servingCaPem,
+      clientCa: pki.clientCa,
+      outDir: logDir,
+      async requestToken(namespace, name, expirationSeconds) {
+        const res = await adminRequest(
+          'POST',
+          `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+          {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenRequest',
+            spec: { expirationSeconds },
+          },
+        );
+        const token = (res.body as { status?: { token?: string } }).status?.token;
+        if (res.status !== 201 || !token) {
+          throw new Error(
+            `TokenRequest for ${namespace}/${name} failed: ${res.status} ${JSON.stringify(res.body)}`,
+          );
+        }
+        return token;
+      },
+    };
     return {
       server,
       adminKubeconfig,
       kubectlPath,
       binDir,
       logDir,
+      clientCaDir: dataDir,
       processes,
       startupMs,
       adminRequest,
       stop,
-      async kubeconfigForUser(user, groups = []) {
-        const leaf = await pki.clientCa.issue({ commonName: user, organizations: groups, usages: ['client'] });
-        const file = join(logDir, `user-${++userSerial}-${user.replace(/[^a-zA-Z0-9.-]/g, '_')}.kubeconfig`);
-        return writeKubeconfig(file, server, pki.servingCaPem, user, {
-          clientCertPem: leaf.certPem,
-          clientKeyPem: leaf.keyPem,
-        });
-      },
-      async kubeconfigForServiceAccount(namespace, name) {
-        const res = await adminRequest('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenRequest',
-          spec: { expirationSeconds: 24 * 3600 },
-        });
-        const token = (res.body as { status?: { token?: string } }).status?.token;
-        if (res.status !== 201 || !token) {
-          throw new Error(`TokenRequest for ${namespace}/${name} failed: ${res.status} ${JSON.stringify(res.body)}`);
-        }
-        const file = join(logDir, `sa-${namespace}-${name}.kubeconfig`);
-        return writeKubeconfig(file, server, pki.servingCaPem, `system:serviceaccount:${namespace}:${name}`, { token });
-      },
+      kubeconfigForUser: (user, groups) => kubeconfigForUser(identityContext, user, groups),
+      kubeconfigForServiceAccount: (namespace, name) =>
+        kubeconfigForServiceAccount(identityContext, namespace, name),
       kubectl(args, input) {
         return execFileSync(kubectlPath, [`--kubeconfig=${adminKubeconfig}`, ...args], {
           encoding: 'utf8',
@@ -228,7 +250,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     };
   } catch (err) {
     await stop();
-    throw new Error(`control plane failed to start (logs in ${logDir}): ${(err as Error).message}`, { cause: err });
+    throw new Error(`control plane failed to start (logs in ${logDir}): ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 

@@ -7,7 +7,12 @@ export type KubeCredentials = { clientCertPem: string; clientKeyPem: string } | 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 /** Renders a single-context kubeconfig as YAML-compatible JSON (kubectl reads JSON too). */
-export function renderKubeconfig(server: string, caPem: string, user: string, credentials: KubeCredentials): string {
+export function renderKubeconfig(
+  server: string,
+  caPem: string,
+  user: string,
+  credentials: KubeCredentials,
+): string {
   const userEntry =
     'token' in credentials
       ? { token: credentials.token }

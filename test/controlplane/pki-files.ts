@@ -20,7 +20,10 @@ export interface ControlPlanePki {
 
 /** Creates the serving CA and certificate, the client CA, the admin client certificate and the SA signer. */
 export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki> {
-  const servingCa = await createCertificateAuthority({ commonName: 'samplesource-test-serving-ca', validityHours: 168 });
+  const servingCa = await createCertificateAuthority({
+    commonName: 'samplesource-test-serving-ca',
+    validityHours: 168,
+  });
   const serving = await servingCa.issue({
     commonName: 'localhost',
     dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
@@ -28,7 +31,10 @@ export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki
     usages: ['server'],
     validityHours: 168,
   });
-  const clientCa = await createCertificateAuthority({ commonName: 'samplesource-test-client-ca', validityHours: 168 });
+  const clientCa = await createCertificateAuthority({
+    commonName: 'samplesource-test-client-ca',
+    validityHours: 168,
+  });
   const admin = await clientCa.issue({
     commonName: 'admin',
     organizations: ['system:masters'],
@@ -36,7 +42,10 @@ export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki
     validityHours: 168,
   });
   // Service-account tokens are signed with this key; the apiserver verifies them with its certificate.
-  const saSigner = await createCertificateAuthority({ commonName: 'samplesource-test-sa-signer', validityHours: 168 });
+  const saSigner = await createCertificateAuthority({
+    commonName: 'samplesource-test-sa-signer',
+    validityHours: 168,
+  });
 
   const files = {
     servingCert: join(dir, 'apiserver.crt'),

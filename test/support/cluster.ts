@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 
 function requiredEnv(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run this test through jest's cluster project (global setup)`);
+  if (!value)
+    throw new Error(`${name} is not set: run this test through jest's cluster project (global setup)`);
   return value;
 }
 
@@ -37,7 +38,9 @@ export function kubectl(args: string[], options: { input?: string; kubeconfig?: 
 }
 
 /** Creates a uniquely named namespace and returns its name with a cleanup function. */
-export async function freshNamespace(prefix = 'test'): Promise<{ name: string; cleanup: () => Promise<void> }> {
+export async function freshNamespace(
+  prefix = 'test',
+): Promise<{ name: string; cleanup: () => Promise<void> }> {
   const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
   const name = `${prefix}-${randomBytes(4).toString('hex')}`;
   await core.createNamespace({ body: { metadata: { name } } });
@@ -50,7 +53,11 @@ export async function freshNamespace(prefix = 'test'): Promise<{ name: string; c
 }
 
 /** Polls until `check` returns a value other than undefined, or fails with `what` after `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -63,5 +70,7 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     await new Promise((r) => setTimeout(r, 200));
   }
   const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-  throw new Error(`timed out after ${timeoutMs} ms: ${what}${cause}; control plane logs: ${controlPlaneLogs()}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms: ${what}${cause}; control plane logs: ${controlPlaneLogs()}`,
+  );
 }

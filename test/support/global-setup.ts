@@ -14,5 +14,6 @@ export default async function globalSetup(): Promise<void> {
   process.env.SAMPLESOURCE_CP_BIN = cp.binDir;
   process.env.SAMPLESOURCE_CP_LOGS = cp.logDir;
   process.env.SAMPLESOURCE_CP_SERVER = cp.server;
+  process.env.SAMPLESOURCE_CP_CLIENT_CA_DIR = cp.clientCaDir;
   console.log(`\ncontrol plane ready in ${cp.startupMs} ms at ${cp.server}; logs in ${cp.logDir}`);
 }

@@ -1,0 +1,42 @@
+# The two commands a new user needs are `make demo` and `make test`; both set themselves up.
+SHELL := /bin/bash
+NODE_BIN := $(shell scripts/ensure-node.sh)
+export PATH := $(NODE_BIN):$(PATH)
+CP_BIN = $(shell bash test/controlplane/build.sh 2>/dev/null | tail -1)
+
+.PHONY: setup build typecheck lint test test-unit test-cluster demo kubectl bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	npm run build
+
+typecheck: setup
+	npm run typecheck
+
+lint: setup
+	npm run lint
+
+## test: everything CI runs: type check, lint, unit and real-control-plane tests.
+test: setup
+	npm run typecheck
+	npm run lint
+	SAMPLESOURCE_CP_BIN=$(CP_BIN) npm test -- --ci
+
+test-unit: setup
+	npm test -- --selectProjects unit
+
+test-cluster: setup
+	SAMPLESOURCE_CP_BIN=$(CP_BIN) npm test -- --selectProjects cluster
+
+## demo: a local control plane (and, as the project grows, the whole system) in one command.
+demo: build
+	SAMPLESOURCE_CP_BIN=$(CP_BIN) node dist/scripts/demo.js
+
+## kubectl: prints the path of the kubectl built from the same Kubernetes version as the server.
+kubectl: setup
+	@echo $(CP_BIN)/kubectl
+
+clean:
+	rm -rf dist coverage .tmp

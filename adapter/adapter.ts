@@ -1,0 +1,138 @@
+// Wires one adapter together: state, heartbeat, sender, control server, health server.
+// main.ts adds the environment and signals; tests run this in-process.
+import type { Logger } from 'pino';
+import { ControlServer } from '../control/index.js';
+import { NOTIFICATION_ADAPTER_STATE, adapterIdentity, heartbeatSource } from './api.js';
+import { describeState, registerCommands, type AsyncCommandRegistry } from './commands.js';
+import type { AdapterConfig } from './config.js';
+import { HealthServer } from './health.js';
+import { Heartbeat } from './heartbeat.js';
+import { createMetrics, type AdapterMetrics } from './metrics.js';
+import { SinkSender } from './sender.js';
+import { StatePublisher, StateStore } from './state.js';
+
+/** A running adapter. */
+export interface RunningAdapter {
+  /** Bound control port (differs from the config when it asked for 0). */
+  controlPort: number;
+  /** Bound health port. */
+  healthPort: number;
+  store: StateStore;
+  metrics: AdapterMetrics;
+  /** Stops ticking, finishes or abandons the in-flight send within the shutdown timeout, closes streams and servers. */
+  close(): Promise<void>;
+}
+
+/** Extra knobs for tests. */
+export interface AdapterOverrides {
+  /** Minimum gap between counter-only state notifications. Default 1 s. */
+  publishGapMs?: number;
+  /** Concurrent sends before ticks are dropped. Default 2. */
+  maxInFlight?: number;
+  /** Backoff base of sink retries. Default 100 ms. */
+  retryInitialDelayMs?: number;
+  /** Collect process metrics. Default true. */
+  defaultMetrics?: boolean;
+}
+
+/** Starts an adapter from validated configuration. */
+export async function startAdapter(config: AdapterConfig, logger: Logger, overrides: AdapterOverrides = {}): Promise<RunningAdapter> {
+  const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics ?? true });
+  const store = new StateStore(config.podName, { intervalMs: config.intervalMs, paused: config.paused });
+  const sender = new SinkSender(
+    config.sink,
+    {
+      retries: config.sinkRetries,
+      initialDelayMs: overrides.retryInitialDelayMs ?? 100,
+      maxDelayMs: 5_000,
+      attemptTimeoutMs: config.sinkTimeoutMs,
+    },
+    {
+      onAttempt: (ms, ok) => metrics.sendDuration.observe({ result: ok ? 'success' : 'error' }, ms / 1000),
+      onRetry: (attempt, delayMs, reason) => {
+        metrics.eventsRetried.inc();
+        store.recordRetry(reason);
+        logger.debug({ attempt, delayMs, reason }, `send failed (${reason}); retry ${attempt} in ${delayMs}ms`);
+      },
+    },
+  );
+  const heartbeat = new Heartbeat({
+    source: heartbeatSource(config.namespace, config.name),
+    podName: config.podName,
+    extensions: config.ceExtensions,
+    store,
+    send: (event, signal) => sender.send(event, signal),
+    logger,
+    metrics,
+    maxInFlight: overrides.maxInFlight,
+  });
+
+  const updateGauges = () => {
+    const s = store.snapshot();
+    metrics.intervalSeconds.set(s.intervalMs / 1000);
+    metrics.paused.set(s.paused ? 1 : 0);
+    metrics.generation.set(s.generation);
+  };
+  updateGauges();
+
+  const server = new ControlServer({
+    address: `${config.controlAddress}:${config.controlPort}`,
+    tls: config.tls,
+    identity: adapterIdentity(config.namespace, config.name),
+    allowedClientIdentities: [config.operatorIdentity],
+    logger: logger.child({ component: 'control' }),
+    metrics: metrics.registry,
+  });
+  const publisher = new StatePublisher(store, (state) => server.publish(NOTIFICATION_ADAPTER_STATE, state), overrides.publishGapMs ?? 1_000);
+  registerCommands(
+    server as unknown as AsyncCommandRegistry,
+    store,
+    () => {
+      heartbeat.sync();
+      updateGauges();
+    },
+    logger,
+  );
+  server.onSessionOpen(() => publisher.publishNow());
+
+  let ready = false;
+  const health = new HealthServer({ ready: () => ready }, metrics.registry);
+  let controlPort: number;
+  let healthPort: number;
+  try {
+    controlPort = await server.start();
+    healthPort = await health.listen(config.healthAddress, config.healthPort);
+  } catch (err) {
+    publisher.close();
+    await Promise.allSettled([server.close(0), health.close()]);
+    throw err;
+  }
+  heartbeat.start();
+  ready = true;
+  logger.info(
+    { controlPort, healthPort, sink: config.sink.href, source: heartbeatSource(config.namespace, config.name) },
+    `adapter ${config.namespace}/${config.name} started (${describeState(store.snapshot())}); control on ${config.controlAddress}:${controlPort}, health on ${config.healthAddress}:${healthPort}, sink ${config.sink.href}`,
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    controlPort,
+    healthPort,
+    store,
+    metrics,
+    close() {
+      closing ??= (async () => {
+        ready = false;
+        await heartbeat.stop(config.shutdownTimeoutMs);
+        // Last word to the control plane: the final counters.
+        publisher.publishNow();
+        publisher.close();
+        await server.close(Math.min(1_000, config.shutdownTimeoutMs));
+        await health.close();
+        const s = store.snapshot();
+        logger.info({ eventsSent: s.eventsSent, eventsDropped: s.eventsDropped }, `adapter stopped: ${s.eventsSent} sent, ${s.eventsDropped} dropped`);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,137 @@
+// The heartbeat emitter: on every tick, build a CloudEvent compatible with upstream
+// sample-source and hand it to the sender, never letting a slow sink stack up more than
+// `maxInFlight` concurrent sends (a tick that finds them all busy is dropped, not queued).
+import { randomUUID } from 'node:crypto';
+import { CloudEvent } from 'cloudevents';
+import type { Logger } from 'pino';
+import { HEARTBEAT_EVENT_TYPE, formatDuration } from './api.js';
+import type { AdapterMetrics } from './metrics.js';
+import type { SendOutcome } from './sender.js';
+import type { StateStore } from './state.js';
+import { Ticker } from './ticker.js';
+
+/** The JSON data of every heartbeat. */
+export interface HeartbeatData {
+  /** 1, 2, 3, … per adapter process; a gap at the sink means a dropped event. */
+  sequence: number;
+  /** Interval in force, Go duration ("10s"). */
+  interval: string;
+  intervalMs: number;
+  /** Upstream sample-source's field for the interval, kept for its consumers. */
+  heartbeat: string;
+  /** The pod that sent it (sequences are per pod). */
+  podName: string;
+}
+
+/** What the emitter needs. */
+export interface HeartbeatOptions {
+  /** CloudEvent source attribute. */
+  source: string;
+  podName: string;
+  /** Extension attributes from K_CE_OVERRIDES. */
+  extensions: Record<string, string>;
+  store: StateStore;
+  send(event: CloudEvent<HeartbeatData>, signal: AbortSignal): Promise<SendOutcome>;
+  logger: Logger;
+  metrics?: AdapterMetrics;
+  /** Concurrent sends allowed before ticks are dropped. Default 2. */
+  maxInFlight?: number;
+}
+
+/** Emits heartbeats at the store's interval while not paused. */
+export class Heartbeat {
+  private readonly ticker: Ticker;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private sequence = 0;
+  private stopped = false;
+  private readonly maxInFlight: number;
+
+  constructor(private readonly options: HeartbeatOptions) {
+    this.maxInFlight = options.maxInFlight ?? 2;
+    this.ticker = new Ticker(options.store.snapshot().intervalMs, () => this.tick());
+  }
+
+  /** Starts ticking unless the store says paused. */
+  start(): void {
+    this.sync();
+  }
+
+  /** Brings the ticker in line with the store (interval and paused); call after each applied config. */
+  sync(): void {
+    if (this.stopped) return;
+    const { intervalMs, paused } = this.options.store.snapshot();
+    this.ticker.setInterval(intervalMs);
+    if (paused) this.ticker.stop();
+    else this.ticker.start();
+  }
+
+  /** Number of sends in progress. */
+  get sendsInFlight(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Stops ticking, waits up to `deadlineMs` for in-flight sends, then abandons the rest
+   * (counted as dropped). Resolves once nothing is in flight.
+   */
+  async stop(deadlineMs: number): Promise<void> {
+    this.stopped = true;
+    this.ticker.stop();
+    if (this.inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
+      await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+      clearTimeout(timer);
+    }
+    this.abort.abort(new Error('adapter shutting down'));
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private tick(): void {
+    const { store, logger, metrics } = this.options;
+    const state = store.snapshot();
+    const sequence = ++this.sequence;
+    if (this.inFlight.size >= this.maxInFlight) {
+      const error = `${this.inFlight.size} sends still in flight`;
+      metrics?.eventsDropped.inc({ reason: 'busy' });
+      store.recordDropped(`sink too slow: ${error}`);
+      logger.warn({ sequence, inFlight: this.inFlight.size }, `heartbeat #${sequence} dropped: sink too slow (${error})`);
+      return;
+    }
+    const interval = formatDuration(state.intervalMs);
+    const event = new CloudEvent<HeartbeatData>({
+      ...this.options.extensions,
+      id: randomUUID(),
+      type: HEARTBEAT_EVENT_TYPE,
+      source: this.options.source,
+      time: new Date().toISOString(),
+      datacontenttype: 'application/json',
+      data: { sequence, interval, intervalMs: state.intervalMs, heartbeat: interval, podName: this.options.podName },
+    });
+    const sending = this.deliver(event, sequence, interval).finally(() => this.inFlight.delete(sending));
+    this.inFlight.add(sending);
+  }
+
+  private async deliver(event: CloudEvent<HeartbeatData>, sequence: number, interval: string): Promise<void> {
+    const { store, logger, metrics } = this.options;
+    const outcome = await this.options.send(event, this.abort.signal);
+    if (outcome.ok) {
+      metrics?.eventsSent.inc();
+      store.recordSent();
+      const retried = outcome.attempts > 1 ? ` after ${outcome.attempts} attempts` : '';
+      logger.info(
+        { sequence, id: event.id, interval, status: outcome.status, attempts: outcome.attempts, latencyMs: Math.round(outcome.latencyMs) },
+        `heartbeat #${sequence} sent (every ${interval}) → ${outcome.status} in ${Math.round(outcome.latencyMs)}ms${retried}`,
+      );
+      return;
+    }
+    const reason = outcome.aborted ? 'shutdown' : 'send_failed';
+    metrics?.eventsDropped.inc({ reason });
+    store.recordDropped(outcome.error);
+    logger.warn(
+      { sequence, id: event.id, interval, attempts: outcome.attempts, status: outcome.status, error: outcome.error },
+      `heartbeat #${sequence} dropped after ${outcome.attempts} attempt(s): ${outcome.error}`,
+    );
+  }
+}

@@ -1,0 +1,50 @@
+// Entry point of the receive adapter process: environment → configuration → running adapter;
+// SIGTERM/SIGINT stop it gracefully and exit 0. A bad environment exits 1 with one message.
+import { pino } from 'pino';
+import { startAdapter } from './adapter.js';
+import { ConfigError, loadConfig, type AdapterConfig } from './config.js';
+
+async function main(): Promise<void> {
+  let config: AdapterConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // One line on stderr, readable in `kubectl logs` and CrashLoopBackOff descriptions.
+    process.stderr.write(`samplesource-adapter: ${err.message}\n`);
+    process.exit(1);
+  }
+  const logger = pino({
+    level: config.logLevel,
+    base: { source: `${config.namespace}/${config.name}`, pod: config.podName },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  });
+  const adapter = await startAdapter(config, logger).catch((err: Error) => {
+    logger.fatal({ err }, `adapter failed to start: ${err.message}`);
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, `${signal} received: stopping`);
+    // Whatever hangs, the process must be gone before the kubelet's SIGKILL.
+    setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 5_000).unref();
+    adapter.close().then(
+      () => process.exit(0),
+      (err: Error) => {
+        logger.error({ err }, `shutdown failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+await main();

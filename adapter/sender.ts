@@ -1,0 +1,162 @@
+// Delivery of one CloudEvent to the sink: HTTP binary mode, bounded retries with exponential
+// backoff and full jitter, Retry-After honoured (capped), a per-attempt timeout so that a hung
+// sink cannot hold a send for ever, and an abort signal for shutdown.
+import { HTTP, type CloudEvent } from 'cloudevents';
+
+/** How a send is retried. */
+export interface RetryPolicy {
+  /** Retries after the first attempt. Default 4. */
+  retries: number;
+  /** First backoff delay. Default 100 ms. */
+  initialDelayMs: number;
+  /** Largest delay between attempts, Retry-After included. Default 5 s. */
+  maxDelayMs: number;
+  /** Per-attempt timeout. Default 5 s. */
+  attemptTimeoutMs: number;
+}
+
+/** Defaults of {@link RetryPolicy}. */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { retries: 4, initialDelayMs: 100, maxDelayMs: 5_000, attemptTimeoutMs: 5_000 };
+
+/** Outcome of one delivery, after all its attempts. */
+export type SendOutcome =
+  | { ok: true; status: number; attempts: number; latencyMs: number }
+  | { ok: false; error: string; status?: number; attempts: number; retryable: boolean; aborted: boolean };
+
+/** Observers of each attempt, for metrics and logs. */
+export interface SendHooks {
+  /** Called after every attempt with its duration and whether it succeeded. */
+  onAttempt?(durationMs: number, ok: boolean): void;
+  /** Called before each retry. */
+  onRetry?(attempt: number, delayMs: number, reason: string): void;
+}
+
+class AttemptError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** True for statuses worth retrying: 429 and 5xx (RFC 9110 transient conditions). */
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+/** Parses a Retry-After header (delta-seconds or HTTP-date) into milliseconds from `now`; undefined if absent or bad. */
+export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1_000;
+  const when = Date.parse(text);
+  if (Number.isNaN(when)) return undefined;
+  return Math.max(0, when - now);
+}
+
+/** Full-jitter exponential backoff: uniform in [0, min(max, initial·2^attempt)]. */
+export function backoffDelay(attempt: number, policy: RetryPolicy, random = Math.random): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** attempt);
+  return Math.round(random() * ceiling);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function describe(err: unknown): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return 'timed out';
+  const cause = e.cause?.code ?? e.cause?.message;
+  return cause ? `${e.message ?? String(err)} (${cause})` : (e.message ?? String(err));
+}
+
+/** Sends CloudEvents to one sink URL. */
+export class SinkSender {
+  constructor(
+    private readonly sink: URL,
+    private readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    private readonly hooks: SendHooks = {},
+  ) {}
+
+  /** Delivers one event, retrying transient failures; never throws. `signal` abandons it (shutdown). */
+  async send(event: CloudEvent<unknown>, signal: AbortSignal): Promise<SendOutcome> {
+    const message = HTTP.binary(event);
+    const headers: Record<string, string> = {};
+    for (const [key, value] of Object.entries(message.headers)) {
+      if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : String(value);
+    }
+    const body = typeof message.body === 'string' || Buffer.isBuffer(message.body) ? message.body : JSON.stringify(message.body);
+    const started = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const status = await this.attempt(headers, body, signal);
+        return { ok: true, status, attempts: attempt + 1, latencyMs: performance.now() - started };
+      } catch (err) {
+        const aborted = signal.aborted;
+        const failure =
+          err instanceof AttemptError ? err : new AttemptError(describe(err), !aborted /* network errors are transient */);
+        if (aborted || !failure.retryable || attempt >= this.policy.retries) {
+          return {
+            ok: false,
+            error: aborted ? `abandoned: ${describe(signal.reason)}` : failure.message,
+            status: failure.status,
+            attempts: attempt + 1,
+            retryable: failure.retryable,
+            aborted,
+          };
+        }
+        const delay = Math.min(this.policy.maxDelayMs, failure.retryAfterMs ?? backoffDelay(attempt, this.policy));
+        this.hooks.onRetry?.(attempt + 1, delay, failure.message);
+        try {
+          await sleep(delay, signal);
+        } catch {
+          return { ok: false, error: `abandoned: ${describe(signal.reason)}`, attempts: attempt + 1, retryable: true, aborted: true };
+        }
+      }
+    }
+  }
+
+  private async attempt(headers: Record<string, string>, body: string | Buffer, signal: AbortSignal): Promise<number> {
+    const started = performance.now();
+    let ok = false;
+    try {
+      const response = await fetch(this.sink, {
+        method: 'POST',
+        headers,
+        body,
+        // Sinks do not redirect; following one would turn a POST into a GET.
+        redirect: 'manual',
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.policy.attemptTimeoutMs)]),
+      });
+      // Drain the body so the keep-alive connection can be reused.
+      await response.arrayBuffer().catch(() => undefined);
+      if (response.status >= 200 && response.status < 300) {
+        ok = true;
+        return response.status;
+      }
+      throw new AttemptError(
+        `sink answered ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`,
+        isRetryableStatus(response.status),
+        response.status,
+        parseRetryAfter(response.headers.get('retry-after')),
+      );
+    } finally {
+      this.hooks.onAttempt?.(performance.now() - started, ok);
+    }
+  }
+}

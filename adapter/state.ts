@@ -1,0 +1,125 @@
+// The adapter's observable state: the configuration in force (interval, paused, generation)
+// and the delivery counters. One place owns it so the notification, metrics and logs agree.
+import { formatDuration, type AdapterState } from './api.js';
+
+/** What kind of change happened: config changes are published at once, counters rate-limited. */
+export type ChangeKind = 'config' | 'counters';
+
+/** The adapter's mutable state with change listeners. */
+export class StateStore {
+  private intervalMs: number;
+  private paused: boolean;
+  private generation = 0;
+  private sent = 0;
+  private dropped = 0;
+  private retried = 0;
+  private lastError: string | null = null;
+  private readonly listeners = new Set<(kind: ChangeKind) => void>();
+
+  constructor(
+    private readonly podName: string,
+    initial: { intervalMs: number; paused: boolean },
+  ) {
+    this.intervalMs = initial.intervalMs;
+    this.paused = initial.paused;
+  }
+
+  /** A snapshot in the AdapterState notification's shape. */
+  snapshot(): AdapterState {
+    return {
+      podName: this.podName,
+      interval: formatDuration(this.intervalMs),
+      intervalMs: this.intervalMs,
+      paused: this.paused,
+      generation: this.generation,
+      eventsSent: this.sent,
+      eventsDropped: this.dropped,
+      eventsRetried: this.retried,
+      lastSendError: this.lastError,
+    };
+  }
+
+  get appliedGeneration(): number {
+    return this.generation;
+  }
+
+  /** Registers a listener; returns a function that removes it. */
+  onChange(listener: (kind: ChangeKind) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Records an applied configuration; notifies only if something changed. */
+  applyConfig(change: { generation?: number; intervalMs?: number; paused?: boolean }): void {
+    const before = [this.generation, this.intervalMs, this.paused];
+    if (change.generation !== undefined) this.generation = change.generation;
+    if (change.intervalMs !== undefined) this.intervalMs = change.intervalMs;
+    if (change.paused !== undefined) this.paused = change.paused;
+    if (before[0] !== this.generation || before[1] !== this.intervalMs || before[2] !== this.paused) this.emit('config');
+  }
+
+  /** Counts a delivered event; a success clears the last send error. */
+  recordSent(): void {
+    this.sent++;
+    this.lastError = null;
+    this.emit('counters');
+  }
+
+  /** Counts a dropped event and remembers why. */
+  recordDropped(error: string): void {
+    this.dropped++;
+    this.lastError = error;
+    this.emit('counters');
+  }
+
+  /** Counts one retry of a send. */
+  recordRetry(error: string): void {
+    this.retried++;
+    this.lastError = error;
+    this.emit('counters');
+  }
+
+  private emit(kind: ChangeKind): void {
+    for (const listener of this.listeners) listener(kind);
+  }
+}
+
+/**
+ * Calls `publish` at once for config changes and at most once per `minGapMs` (default 1 s,
+ * trailing edge) for counter-only changes, so a busy sink does not flood the control stream.
+ */
+export class StatePublisher {
+  private timer: NodeJS.Timeout | undefined;
+  private lastPublished = 0;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly publish: (state: AdapterState) => void,
+    private readonly minGapMs = 1_000,
+  ) {
+    this.unsubscribe = store.onChange((kind) => (kind === 'config' ? this.publishNow() : this.publishSoon()));
+  }
+
+  /** Publishes the full state now (stream opened, config changed). */
+  publishNow(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.lastPublished = Date.now();
+    this.publish(this.store.snapshot());
+  }
+
+  private publishSoon(): void {
+    if (this.timer) return;
+    const wait = Math.max(0, this.lastPublished + this.minGapMs - Date.now());
+    this.timer = setTimeout(() => this.publishNow(), wait);
+    this.timer.unref();
+  }
+
+  /** Stops publishing. */
+  close(): void {
+    this.unsubscribe();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

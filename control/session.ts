@@ -1,0 +1,391 @@
+// The reliability machinery both ends share: outbox with ordered resend, in-flight window, ack
+// waiting with timeouts and aborts, receiver dedup and in-order handling. A session outlives its
+// streams: a reconnect attaches a new Link and everything unacked goes out again.
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { DedupWindow } from './dedup.js';
+import {
+  AbortError,
+  ClosedError,
+  CommandRejectedError,
+  MessageTooLargeError,
+  OutboxFullError,
+  TimeoutError,
+  errorMessage,
+} from './errors.js';
+import type { Link } from './link.js';
+import type { ControlMetrics } from './metrics.js';
+import { Outbox } from './outbox.js';
+import type { AckErrorValue, CommandValue, Envelope__Output, Frame, NotificationValue, ResultValue } from './wire.js';
+import { frameSize, parseFrame } from './wire.js';
+
+/** Bounds of one session. Every field has a bounded default. */
+export interface Limits {
+  /** Largest gRPC message either way, bytes. Default 4 MiB. */
+  maxMessageBytes?: number;
+  /** Unacked reliable messages kept for resend. Default 1024. */
+  maxOutbox?: number;
+  /** Reliable messages written but not yet acked. Default 256. */
+  maxInFlight?: number;
+  /** Recent message ids remembered for dedup; at least maxOutbox. Default 4096. */
+  dedupWindow?: number;
+}
+
+/** Limits with every default filled in. */
+export type ResolvedLimits = Required<Limits>;
+
+/** Fills in defaults and checks that the limits make sense together. */
+export function resolveLimits(limits: Limits = {}): ResolvedLimits {
+  const r: ResolvedLimits = {
+    maxMessageBytes: limits.maxMessageBytes ?? 4 * 1024 * 1024,
+    maxOutbox: limits.maxOutbox ?? 1024,
+    maxInFlight: limits.maxInFlight ?? 256,
+    dedupWindow: limits.dedupWindow ?? 4096,
+  };
+  if (r.maxMessageBytes < 1024) throw new RangeError('limits.maxMessageBytes must be at least 1024');
+  if (r.maxOutbox < 1 || r.maxInFlight < 1) throw new RangeError('limits.maxOutbox and maxInFlight must be positive');
+  // A resent message must still be in the receiver's window, or it would run twice.
+  if (r.dedupWindow < r.maxOutbox) throw new RangeError('limits.dedupWindow must be at least limits.maxOutbox');
+  return r;
+}
+
+/** An inbound reliable frame handed to the session's owner. */
+export type InboundReliable = { kind: 'command'; command: CommandValue } | { kind: 'result'; result: ResultValue };
+
+/** What the owner's handler returns: null = ack, an error = rejection. May be a promise. */
+export type ReliableOutcome = AckErrorValue | null | Promise<AckErrorValue | null>;
+
+/** Options of a reliable send. */
+export interface SendOptions {
+  signal?: AbortSignal | undefined;
+  /** Time to wait for the ack; 0 = forever. Default 30 s. */
+  timeoutMs?: number | undefined;
+  /** When the outbox is full: wait for room (back-pressure) or fail fast. Default 'wait'. */
+  onFull?: 'wait' | 'fail' | undefined;
+}
+
+export interface SessionOptions {
+  id: string;
+  limits: ResolvedLimits;
+  logger: Logger;
+  metrics: ControlMetrics;
+  onReliable(frame: InboundReliable): ReliableOutcome;
+  onNotification?(notification: NotificationValue): void;
+}
+
+/** Counts for tests and debugging: every one of them is bounded by a limit. */
+export interface SessionStats {
+  outbox: number;
+  inFlight: number;
+  dedup: number;
+  inbound: number;
+  backlog: number;
+}
+
+interface Waiting {
+  deadline: number;
+  expire(): void;
+}
+
+/** Reliable session state, independent of any one stream. */
+export class Session {
+  readonly id: string;
+  readonly logger: Logger;
+  private readonly outbox: Outbox;
+  private readonly dedup: DedupWindow;
+  private link: Link | null = null;
+  private closed = false;
+  // In-order inbound queue (ids in progress are answered by their eventual ack, not run again).
+  private inbound: Array<InboundReliable | undefined> = [];
+  private inboundHead = 0;
+  private draining = false;
+  private readonly inProgress = new Set<string>();
+  private readonly spaceWaiters = new Set<() => void>();
+  // One timer for all ack deadlines instead of one per message.
+  private readonly waiting = new Set<Waiting>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+
+  constructor(private readonly options: SessionOptions) {
+    this.id = options.id;
+    this.logger = options.logger;
+    this.outbox = new Outbox(options.limits.maxOutbox, options.limits.maxInFlight);
+    this.dedup = new DedupWindow(options.limits.dedupWindow);
+  }
+
+  get attached(): boolean {
+    return this.link !== null;
+  }
+
+  stats(): SessionStats {
+    return {
+      outbox: this.outbox.size,
+      inFlight: this.outbox.inFlight,
+      dedup: this.dedup.size,
+      inbound: this.inbound.length - this.inboundHead,
+      backlog: this.link?.backlog ?? 0,
+    };
+  }
+
+  /** A new stream carries this session from now on; unacked messages are written again, in order. */
+  attach(link: Link): void {
+    this.link?.close();
+    this.link = link;
+    this.outbox.rewind();
+    this.pump();
+  }
+
+  /** The stream ended; reliable messages stay in the outbox for the next one. */
+  detach(link: Link): void {
+    link.close();
+    if (this.link === link) this.link = null;
+  }
+
+  /**
+   * Queues a reliable frame and resolves when the peer acks it; rejects with CommandRejectedError on an error ack,
+   * TimeoutError (message stays queued), AbortError (message dropped), OutboxFullError or MessageTooLargeError.
+   */
+  async sendReliable(id: string, frame: Frame, options: SendOptions = {}): Promise<void> {
+    if (this.closed) throw new ClosedError('session closed');
+    const signal = options.signal;
+    if (signal?.aborted) throw new AbortError();
+    const size = frameSize(frame);
+    // Leave room for the envelope and the other frames of a batch.
+    const limit = this.options.limits.maxMessageBytes - 512;
+    if (size > limit) throw new MessageTooLargeError(size, limit);
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+    let entry = this.outbox.get(id);
+    if (!entry) {
+      while (this.outbox.full) {
+        if ((options.onFull ?? 'wait') === 'fail') throw new OutboxFullError(this.options.limits.maxOutbox);
+        await this.waitForSpace(signal, deadline, id);
+        if (this.closed) throw new ClosedError('session closed');
+      }
+      entry = this.outbox.get(id) ?? this.outbox.add(id, frame, size);
+      if (entry.attempts === 0 && entry.waiters.length === 0) this.options.metrics.sent.inc();
+      this.pump();
+    }
+    const target = entry;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const waiting: Waiting = {
+        deadline,
+        expire: () => finish(new TimeoutError(`no ack for ${id} within ${timeoutMs} ms`)),
+      };
+      const onAbort = (): void => {
+        // The caller gave up on this message: stop resending it.
+        if (this.outbox.get(id) === target) {
+          this.outbox.remove(id);
+          this.wakeSpaceWaiter();
+          for (const w of target.waiters) if (w !== finish) w(new AbortError());
+          target.waiters.length = 0;
+        }
+        finish(new AbortError());
+      };
+      const finish = (outcome: AckErrorValue | null | Error): void => {
+        if (settled) return;
+        settled = true;
+        this.waiting.delete(waiting);
+        signal?.removeEventListener('abort', onAbort);
+        if (outcome === null) resolve();
+        else if (outcome instanceof Error) reject(outcome);
+        else reject(new CommandRejectedError(outcome.code, outcome.message, id));
+      };
+      target.waiters.push(finish);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (deadline !== Infinity) this.addDeadline(waiting);
+    });
+  }
+
+  /** Writes a best-effort frame (notification) now if the stream keeps up; false when dropped. */
+  sendBestEffort(frame: Frame): boolean {
+    const link = this.link;
+    if (!link || link.backlog >= link.highWater / 2) {
+      this.options.metrics.dropped.inc();
+      return false;
+    }
+    link.push(frame);
+    return true;
+  }
+
+  /** Handles one decoded envelope from the current stream (hello already exchanged). */
+  receive(envelope: Envelope__Output): void {
+    for (const raw of envelope.frames) {
+      const parsed = parseFrame(raw);
+      if (!parsed.ok) {
+        this.options.metrics.malformed.inc();
+        this.logger.warn({ reason: parsed.reason, id: parsed.id }, 'malformed frame refused');
+        if (parsed.id) this.sendAck(parsed.id, { code: 'InvalidArgument', message: `malformed frame: ${parsed.reason}` });
+        continue;
+      }
+      const frame = parsed.frame;
+      switch (frame.kind) {
+        case 'ack':
+          this.onAck(frame.ack.id, frame.ack.error);
+          break;
+        case 'command':
+          this.receiveReliable(frame.command.id, frame);
+          break;
+        case 'result':
+          this.receiveReliable(frame.result.id, frame);
+          break;
+        case 'notification':
+          try {
+            this.options.onNotification?.(frame.notification);
+          } catch (err) {
+            this.logger.error({ err: errorMessage(err) }, 'notification callback threw');
+          }
+          break;
+        case 'hello':
+          this.logger.warn('unexpected hello on an open stream ignored');
+          break;
+      }
+    }
+  }
+
+  /** Fails every pending send with ClosedError and stops. */
+  close(reason = 'session closed'): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.link) this.detach(this.link);
+    for (const entry of [...this.outbox.values()]) {
+      this.outbox.remove(entry.id);
+      for (const w of entry.waiters) w(new ClosedError(reason));
+    }
+    for (const wake of this.spaceWaiters) wake();
+    this.spaceWaiters.clear();
+    if (this.timer) clearTimeout(this.timer);
+    this.waiting.clear();
+  }
+
+  private pump(): void {
+    const link = this.link;
+    if (!link) return;
+    const now = performance.now();
+    let entry;
+    while ((entry = this.outbox.takeNext())) {
+      if (entry.attempts++ > 0) this.options.metrics.resent.inc();
+      entry.sentAt = now;
+      link.push(entry.frame, entry.size);
+    }
+  }
+
+  private onAck(id: string, error: AckErrorValue | null): void {
+    const entry = this.outbox.remove(id);
+    if (!entry) return; // late duplicate ack, or aborted meanwhile
+    const m = this.options.metrics;
+    m.rtt.observe((performance.now() - entry.sentAt) / 1000);
+    if (error) m.rejected.inc();
+    else m.acked.inc();
+    for (const w of entry.waiters) w(error);
+    this.wakeSpaceWaiter();
+    this.pump();
+  }
+
+  private sendAck(id: string, error: AckErrorValue | null): void {
+    // Without a stream the ack is lost, which is fine: the peer resends and gets it from the window.
+    this.link?.push({ ack: { id, error } });
+  }
+
+  private receiveReliable(id: string, frame: InboundReliable): void {
+    const prior = this.dedup.get(id);
+    if (prior !== undefined) {
+      this.options.metrics.duplicates.inc();
+      this.sendAck(id, prior);
+      return;
+    }
+    if (this.inProgress.has(id)) {
+      // Still queued or running from an earlier stream: its ack will go out on this one.
+      this.options.metrics.duplicates.inc();
+      return;
+    }
+    this.inProgress.add(id);
+    this.inbound.push(frame);
+    // A peer ignoring its in-flight limit must not grow our queue: stop reading until we catch up.
+    if (this.inbound.length - this.inboundHead > this.options.limits.maxInFlight * 4) this.link?.hold(true);
+    if (!this.draining) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    while (this.inboundHead < this.inbound.length) {
+      const frame = this.inbound[this.inboundHead]!;
+      this.inbound[this.inboundHead++] = undefined;
+      const id = frame.kind === 'command' ? frame.command.id : frame.result.id;
+      let outcome: AckErrorValue | null;
+      try {
+        const r = this.options.onReliable(frame);
+        outcome = r instanceof Promise ? await r : r;
+      } catch (err) {
+        // A throwing handler becomes an error ack: never a crash, never a silent drop.
+        outcome = { code: 'HandlerError', message: errorMessage(err) };
+      }
+      if (this.closed) return;
+      this.dedup.remember(id, outcome);
+      this.inProgress.delete(id);
+      this.sendAck(id, outcome);
+      if (this.inboundHead > 1024 && this.inboundHead * 2 > this.inbound.length) {
+        this.inbound = this.inbound.slice(this.inboundHead);
+        this.inboundHead = 0;
+      }
+      if (this.inbound.length - this.inboundHead <= this.options.limits.maxInFlight) this.link?.hold(false);
+    }
+    this.inbound = [];
+    this.inboundHead = 0;
+    this.draining = false;
+  }
+
+  private waitForSpace(signal: AbortSignal | undefined, deadline: number, id: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiting: Waiting = {
+        deadline,
+        expire: () => done(new TimeoutError(`outbox still full after waiting for room for ${id}`)),
+      };
+      const onAbort = (): void => done(new AbortError());
+      const wake = (): void => done(null);
+      const done = (err: Error | null): void => {
+        this.spaceWaiters.delete(wake);
+        this.waiting.delete(waiting);
+        signal?.removeEventListener('abort', onAbort);
+        if (err) {
+          // Pass our turn on, so a room freed for us is not wasted.
+          if (!this.outbox.full) this.wakeSpaceWaiter();
+          reject(err);
+        } else resolve();
+      };
+      this.spaceWaiters.add(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (deadline !== Infinity) this.addDeadline(waiting);
+    });
+  }
+
+  private wakeSpaceWaiter(): void {
+    const first = this.spaceWaiters.values().next();
+    if (!first.done) first.value();
+  }
+
+  private addDeadline(w: Waiting): void {
+    this.waiting.add(w);
+    if (w.deadline < this.timerAt) this.armTimer(w.deadline);
+  }
+
+  private armTimer(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.expireDeadlines, Math.max(0, at - performance.now()));
+    this.timer.unref();
+  }
+
+  private readonly expireDeadlines = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const w of [...this.waiting]) {
+      if (w.deadline <= now) w.expire();
+      else if (w.deadline < next) next = w.deadline;
+    }
+    if (next !== Infinity) this.armTimer(next);
+  };
+}

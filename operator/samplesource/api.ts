@@ -1,0 +1,199 @@
+// The SampleSource API in code: the same defaults and rules as the CRD's OpenAPI schema and CEL
+// (config/300-samplesource-crd.yaml), checked again here so that an object that slipped past the
+// schema (an older CRD, a status-less edit, a bug) ends as a clear False condition, never a crash.
+import { z } from 'zod';
+import { DEFAULT_INTERVAL, IntervalSchema } from '../../adapter/api.js';
+import type { ResourceType } from '../runtime/objects.js';
+
+/** API group of SampleSource. */
+export const GROUP = 'samples.knative.dev';
+/** The only served version. */
+export const VERSION = 'v1alpha1';
+/** `samples.knative.dev/v1alpha1`. */
+export const API_VERSION = `${GROUP}/${VERSION}`;
+/** Kind. */
+export const KIND = 'SampleSource';
+/** Plural resource name. */
+export const PLURAL = 'samplesources';
+/** The resource, for the runtime's informers and clients. */
+export const SAMPLESOURCE_RESOURCE: ResourceType = { apiVersion: API_VERSION, plural: PLURAL, kind: KIND };
+
+/** Adapter pods per source when spec.replicas is absent: 1. */
+export const DEFAULT_REPLICAS = 1;
+/** Most adapter pods a source may ask for: 10 (each one is steered over its own stream). */
+export const MAX_REPLICAS = 10;
+/** Longest SampleSource name: 63, because the name is a label value on its adapter pods. */
+export const MAX_NAME_LENGTH = 63;
+
+export { DEFAULT_INTERVAL };
+
+// RFC 1123 subdomain (ServiceAccount names) and label (CloudEvent extension names are stricter).
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const CE_EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+const HAS_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
+
+/** A Knative KReference: the object whose address is the sink. `namespace` defaults to the source's. */
+export const KReferenceSchema = z.object({
+  apiVersion: z.string().min(1, 'apiVersion is required'),
+  kind: z.string().min(1, 'kind is required'),
+  name: z.string().min(1, 'name is required'),
+  namespace: z.string().min(1).optional(),
+});
+export type KReference = z.infer<typeof KReferenceSchema>;
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A Knative Destination with Knative's rules: `ref` or `uri` or both; `uri` alone must be an
+ * absolute http(s) URL; next to `ref` it must be relative (resolved against the ref's address).
+ */
+export const DestinationSchema = z
+  .object({ ref: KReferenceSchema.optional(), uri: z.string().min(1, 'uri must not be empty').optional() })
+  .superRefine((dest, ctx) => {
+    if (!dest.ref && dest.uri === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected at least one of ref and uri' });
+    } else if (!dest.ref && dest.uri !== undefined && !isHttpUrl(dest.uri)) {
+      ctx.addIssue({ code: 'custom', path: ['uri'], message: `uri ${JSON.stringify(dest.uri)} must be an absolute http(s) URL when ref is absent` });
+    } else if (dest.ref && dest.uri !== undefined && HAS_SCHEME.test(dest.uri)) {
+      ctx.addIssue({ code: 'custom', path: ['uri'], message: `uri ${JSON.stringify(dest.uri)} must be relative when ref is set (it is resolved against the ref's address)` });
+    }
+  });
+export type Destination = z.infer<typeof DestinationSchema>;
+
+/** CloudEvent attributes the adapter adds to every event (Knative CloudEventOverrides). */
+export const CloudEventOverridesSchema = z.object({
+  extensions: z
+    .record(z.string().regex(CE_EXTENSION_NAME, 'extension names are 1-20 lowercase letters or digits'), z.string())
+    .optional(),
+});
+export type CloudEventOverrides = z.infer<typeof CloudEventOverridesSchema>;
+
+/** spec, with the CRD's defaults: interval "10s", paused false, replicas 1. */
+export const SampleSourceSpecSchema = z.object({
+  interval: IntervalSchema.default(DEFAULT_INTERVAL),
+  paused: z.boolean().default(false),
+  sink: DestinationSchema,
+  ceOverrides: CloudEventOverridesSchema.optional(),
+  serviceAccountName: z.string().max(253).regex(DNS_SUBDOMAIN, 'must be a DNS subdomain (a ServiceAccount name)').optional(),
+  replicas: z.number().int().min(1).max(MAX_REPLICAS).default(DEFAULT_REPLICAS),
+});
+export type SampleSourceSpec = z.infer<typeof SampleSourceSpecSchema>;
+
+/** A Knative condition: like metav1.Condition but with severity and without observedGeneration. */
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  /** Absent (or "") means Error: the condition counts towards Ready. */
+  severity?: '' | 'Warning' | 'Info';
+  lastTransitionTime?: string;
+  reason?: string;
+  message?: string;
+}
+
+/** The CloudEvent types and source a SampleSource emits (Knative SourceStatus.ceAttributes). */
+export interface CloudEventAttributes {
+  type: string;
+  source: string;
+}
+
+/** status: Knative's SourceStatus plus what the adapters report. */
+export interface SampleSourceStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  annotations?: Record<string, string>;
+  sinkUri?: string;
+  ceAttributes?: CloudEventAttributes[];
+  /** Interval every ready adapter pod reported applied for the current generation (kept while a change is processing). */
+  appliedInterval?: string;
+  /** Paused state every ready adapter pod reported applied (kept while a change is processing). */
+  paused?: boolean;
+  /** Adapter pods that are ready (and steered). */
+  readyReplicas?: number;
+}
+
+/** The metadata a reconcile needs; the API server always sets these. */
+export const SampleSourceMetaSchema = z.looseObject({
+  name: z.string().min(1).max(MAX_NAME_LENGTH, `metadata.name must be at most ${MAX_NAME_LENGTH} characters`),
+  namespace: z.string().min(1),
+  uid: z.string().min(1),
+  generation: z.number().int().min(1),
+});
+export type SampleSourceMeta = z.infer<typeof SampleSourceMetaSchema>;
+
+/** A SampleSource whose spec passed validation, defaults applied. */
+export interface SampleSource {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: SampleSourceMeta;
+  spec: SampleSourceSpec;
+  status?: SampleSourceStatus;
+}
+
+/** Which part of the source a spec error blocks, hence which condition turns False. */
+export type SpecArea = 'sink' | 'config' | 'deployment';
+
+/** One problem with a spec, with its path ("spec.sink.uri") and a readable message. */
+export interface SpecError {
+  path: string;
+  message: string;
+  area: SpecArea;
+}
+
+/** Result of {@link parseSampleSource}. */
+export type ParsedSampleSource =
+  | { ok: true; source: SampleSource }
+  /** metadata is readable (so status can be written) but the spec is not valid. */
+  | { ok: false; metadata: SampleSourceMeta; status?: SampleSourceStatus; errors: SpecError[] }
+  /** Not even the metadata is usable: nothing can be written back; log and drop. */
+  | { ok: false; metadata?: undefined; errors: SpecError[] };
+
+function areaOf(path: readonly PropertyKey[]): SpecArea {
+  if (path[0] === 'sink') return 'sink';
+  if (path[0] === 'interval' || path[0] === 'paused') return 'config';
+  return 'deployment';
+}
+
+function formatPath(prefix: string, path: readonly PropertyKey[]): string {
+  return [prefix, ...path.map(String)].join('.');
+}
+
+/**
+ * Validates a raw SampleSource (as read from the API server) and applies the defaults.
+ * Never throws: problems come back as {@link SpecError}s, each tagged with the area it blocks.
+ */
+export function parseSampleSource(raw: unknown): ParsedSampleSource {
+  const obj = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const meta = SampleSourceMetaSchema.safeParse(obj.metadata);
+  if (!meta.success) {
+    return {
+      ok: false,
+      errors: meta.error.issues.map((i) => ({ path: formatPath('metadata', i.path), message: i.message, area: 'deployment' })),
+    };
+  }
+  const status = (typeof obj.status === 'object' && obj.status !== null ? obj.status : undefined) as SampleSourceStatus | undefined;
+  const spec = SampleSourceSpecSchema.safeParse(obj.spec ?? {});
+  if (!spec.success) {
+    const errors = spec.error.issues.map((i) => ({
+      path: formatPath('spec', i.path),
+      message: i.code === 'invalid_type' && i.input === undefined ? 'required' : i.message,
+      area: areaOf(i.path),
+    }));
+    return { ok: false, metadata: meta.data, ...(status ? { status } : {}), errors };
+  }
+  return {
+    ok: true,
+    source: { apiVersion: API_VERSION, kind: KIND, metadata: meta.data, spec: spec.data, ...(status ? { status } : {}) },
+  };
+}
+
+/** "spec.interval: ...; spec.sink: ..." for a condition message. */
+export function describeSpecErrors(errors: readonly SpecError[]): string {
+  return errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+}

@@ -1,0 +1,12 @@
+// Original file: proto/control.proto
+
+
+export interface AckError {
+  'code'?: (string);
+  'message'?: (string);
+}
+
+export interface AckError__Output {
+  'code': (string);
+  'message': (string);
+}

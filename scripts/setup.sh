@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Everything the tests and the demo need, installed by the project itself (idempotent, quick when warm):
+# Node.js 24 from the npm registry, npm packages from package-lock.json, and the control plane binaries.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+node_bin=$(scripts/ensure-node.sh)
+export PATH="$node_bin:$PATH"
+
+# npm ci only when the lock file changed since the last install (or node_modules is missing).
+stamp=node_modules/.samplesource-lock-hash
+want=$( (cat package-lock.json; node --version) | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "[setup] npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$want" > "$stamp"
+fi
+
+bin=$(bash test/controlplane/build.sh)
+echo "[setup] node $(node --version), control plane binaries in $bin" >&2
