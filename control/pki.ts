@@ -64,9 +64,14 @@ function serialNumber(): string {
   return bytes.toString('hex');
 }
 
+/** PEM text ends with a newline, so that concatenated PEMs (chains, bundles) stay parseable. */
+function withNewline(pem: string): string {
+  return pem.endsWith('\n') ? pem : `${pem}\n`;
+}
+
 async function privateKeyPem(key: CryptoKey): Promise<string> {
   const der = await webcrypto.subtle.exportKey('pkcs8', key);
-  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+  return withNewline(x509.PemConverter.encode(der, 'PRIVATE KEY'));
 }
 
 async function importPrivateKey(keyPem: string): Promise<CryptoKey> {
@@ -141,7 +146,7 @@ export async function loadCertificateAuthority(pair: KeyPairPem): Promise<Certif
         signingKey: caKey,
         extensions,
       });
-      return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+      return { certPem: withNewline(cert.toString('pem')), keyPem: await privateKeyPem(keys.privateKey) };
     },
   };
 }

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { writeControlPlanePki, type ControlPlanePki } from './pki-files.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { kubeconfigForServiceAccount, kubeconfigForUser, type IdentityContext } from './identities.js';
-import { freePort, startProcess, waitFor, type ManagedProcess } from './processes.js';
+import { FatalWaitError, freePort, startProcess, waitFor, type ManagedProcess } from './processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file lives in test/controlplane, or dist/test/controlplane). */
@@ -27,6 +27,8 @@ export interface ControlPlaneOptions {
   binDir?: string;
   /** How long to wait for readiness. Default 90 s (2 cores, cold page cache). */
   startTimeoutMs?: number;
+  /** Extra kube-apiserver flags (e.g. `--watch-cache=false` so etcd compaction yields 410 Gone). Default none. */
+  extraApiServerArgs?: string[];
 }
 
 /** A running control plane. */
@@ -52,6 +54,10 @@ export interface ControlPlane {
   kubectl(args: string[], input?: string): string;
   /** Stops every process and removes the data directory (not the logs). Safe to call twice. */
   stop(): Promise<void>;
+  /** etcd's client URL (http://127.0.0.1:<port>), for etcdctl (built next to etcd in binDir). */
+  readonly etcdEndpoint: string;
+  /** Stops kube-apiserver (SIGTERM) and starts it again with the same flags and port; resolves once ready. */
+  restartApiServer(): Promise<void>;
 }
 
 export interface ApiResponse {
@@ -123,47 +129,51 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       100,
     );
 
-    const apiserver = startProcess(
+    const apiserverArgs = [
+      `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
+      `--cert-dir=${dataDir}`,
+      `--tls-cert-file=${pki.files.servingCert}`,
+      `--tls-private-key-file=${pki.files.servingKey}`,
+      `--secure-port=${apiPort}`,
+      '--bind-address=127.0.0.1',
+      // Pin loopback: without a default route the server cannot pick an address to advertise,
+      // and the endpoints reconciler refuses loopback addresses.
+      '--advertise-address=127.0.0.1',
+      '--endpoint-reconciler-type=none',
+      `--client-ca-file=${pki.files.clientCaCert}`,
+      '--authorization-mode=RBAC',
+      '--allow-privileged=true',
+      // Without kubelets nobody creates default ServiceAccounts' tokens; pods must not wait for them.
+      '--disable-admission-plugins=ServiceAccount',
+      '--service-cluster-ip-range=10.0.0.0/24',
+      `--service-account-issuer=${server}/`,
+      `--service-account-key-file=${pki.files.saSignerCert}`,
+      `--service-account-signing-key-file=${pki.files.saSignerKey}`,
+      '--v=1',
+      ...(options.extraApiServerArgs ?? []),
+    ];
+    let apiserver = startProcess(
       'kube-apiserver',
       join(binDir, 'kube-apiserver'),
-      [
-        `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
-        `--cert-dir=${dataDir}`,
-        `--tls-cert-file=${pki.files.servingCert}`,
-        `--tls-private-key-file=${pki.files.servingKey}`,
-        `--secure-port=${apiPort}`,
-        '--bind-address=127.0.0.1',
-        // Pin loopback: without a default route the server cannot pick an address to advertise,
-        // and the endpoints reconciler refuses loopback addresses.
-        '--advertise-address=127.0.0.1',
-        '--endpoint-reconciler-type=none',
-        `--client-ca-file=${pki.files.clientCaCert}`,
-        '--authorization-mode=RBAC',
-        '--allow-privileged=true',
-        // Without kubelets nobody creates default ServiceAccounts' tokens; pods must not wait for them.
-        '--disable-admission-plugins=ServiceAccount',
-        '--service-cluster-ip-range=10.0.0.0/24',
-        `--service-account-issuer=${server}/`,
-        `--service-account-key-file=${pki.files.saSignerCert}`,
-        `--service-account-signing-key-file=${pki.files.saSignerKey}`,
-        '--v=1',
-      ],
+      apiserverArgs,
       join(logDir, 'kube-apiserver.log'),
     );
     processes.push(apiserver);
 
     const adminRequest = (method: string, path: string, body?: unknown, contentType?: string) =>
       apiRequest(server, pki, method, path, body, contentType);
-    await waitFor(
-      `kube-apiserver /readyz (log: ${apiserver.logFile})`,
-      async () => {
-        if (apiserver.child.exitCode !== null)
-          throw new Error(`kube-apiserver exited (log: ${apiserver.logFile})`);
-        return (await adminRequest('GET', '/readyz')).status === 200;
-      },
-      options.startTimeoutMs ?? 90_000,
-      250,
-    );
+    const apiserverReady = () =>
+      waitFor(
+        `kube-apiserver /readyz (log: ${apiserver.logFile})`,
+        async () => {
+          if (apiserver.child.exitCode !== null)
+            throw new Error(`kube-apiserver exited (log: ${apiserver.logFile})`);
+          return (await adminRequest('GET', '/readyz')).status === 200;
+        },
+        options.startTimeoutMs ?? 90_000,
+        250,
+      );
+    await apiserverReady();
     const startupMs = Date.now() - started;
 
     const adminKubeconfig = await writeKubeconfig(
@@ -178,24 +188,49 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     );
 
     if (options.controllerManager ?? true) {
-      processes.push(
-        startProcess(
-          'kube-controller-manager',
-          join(binDir, 'kube-controller-manager'),
-          [
-            `--kubeconfig=${adminKubeconfig}`,
-            '--leader-elect=false',
-            '--secure-port=0',
-            `--service-account-private-key-file=${pki.files.saSignerKey}`,
-            `--root-ca-file=${pki.files.servingCaCert}`,
-            '--service-cluster-ip-range=10.0.0.0/24',
-            // Garbage collection and workloads are what tests need; cloud and node controllers are not.
-            '--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ttl,-bootstrap-signer,-token-cleaner',
-            '--concurrent-gc-syncs=5',
-            '--v=1',
-          ],
-          join(logDir, 'kube-controller-manager.log'),
-        ),
+      const kcmPort = await freePort();
+      const kcm = startProcess(
+        'kube-controller-manager',
+        join(binDir, 'kube-controller-manager'),
+        [
+          `--kubeconfig=${adminKubeconfig}`,
+          `--authentication-kubeconfig=${adminKubeconfig}`,
+          `--authorization-kubeconfig=${adminKubeconfig}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          `--secure-port=${kcmPort}`,
+          `--service-account-private-key-file=${pki.files.saSignerKey}`,
+          `--root-ca-file=${pki.files.servingCaCert}`,
+          '--service-cluster-ip-range=10.0.0.0/24',
+          // What tests need: garbage collection, namespaces, Deployments -> ReplicaSets -> Pods, and
+          // ServiceAccounts. Cloud, node and volume controllers have nothing to manage here.
+          '--controllers=' +
+            [
+              'garbage-collector-controller',
+              'namespace-controller',
+              'deployment-controller',
+              'replicaset-controller',
+              'pod-garbage-collector-controller',
+              'serviceaccount-controller',
+              'root-ca-certificate-publisher-controller',
+              'clusterrole-aggregation-controller',
+              'endpointslice-controller',
+            ].join(','),
+          '--concurrent-gc-syncs=5',
+          '--v=1',
+        ],
+        join(logDir, 'kube-controller-manager.log'),
+      );
+      processes.push(kcm);
+      await waitFor(
+        `kube-controller-manager /healthz (log: ${kcm.logFile})`,
+        async () => {
+          if (kcm.child.exitCode !== null)
+            throw new FatalWaitError(`kube-controller-manager exited (log: ${kcm.logFile})`);
+          return (await insecureGet(`https://127.0.0.1:${kcmPort}/healthz`)) === 200;
+        },
+        options.startTimeoutMs ?? 90_000,
+        250,
       );
     }
 
@@ -237,6 +272,19 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       startupMs,
       adminRequest,
       stop,
+      etcdEndpoint: `http://127.0.0.1:${etcdClientPort}`,
+      async restartApiServer() {
+        const index = processes.indexOf(apiserver);
+        await apiserver.stop();
+        apiserver = startProcess(
+          'kube-apiserver',
+          join(binDir, 'kube-apiserver'),
+          apiserverArgs,
+          join(logDir, 'kube-apiserver.log'),
+        );
+        processes[index] = apiserver;
+        await apiserverReady();
+      },
       kubeconfigForUser: (user, groups) => kubeconfigForUser(identityContext, user, groups),
       kubeconfigForServiceAccount: (namespace, name) =>
         kubeconfigForServiceAccount(identityContext, namespace, name),
@@ -254,6 +302,19 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       cause: err,
     });
   }
+}
+
+/** GET against a component's self-signed health endpoint (loopback only; nothing secret is sent). */
+function insecureGet(url: string): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const req = httpsRequest(url, { timeout: 2_000, rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolvePromise(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 function plainGet(url: string): Promise<number> {

@@ -71,6 +71,9 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** Thrown by a `waitFor` check to stop waiting at once (for example: the process died). */
+export class FatalWaitError extends Error {}
+
 /** Polls `check` every `intervalMs` until it returns true, or throws after `timeoutMs` with `what`. */
 export async function waitFor(
   what: string,
@@ -84,6 +87,7 @@ export async function waitFor(
     try {
       if (await check()) return;
     } catch (err) {
+      if (err instanceof FatalWaitError) throw err;
       lastError = err;
     }
     await new Promise((r) => setTimeout(r, intervalMs));

@@ -1,12 +1,28 @@
 // Jest global setup for the `cluster` project: one real control plane per test run.
 // Workers find it through environment variables (they are forked after this runs).
-import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.js';
+import { registerHooks } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ControlPlane } from '../controlplane/controlplane.js';
 
 declare global {
   var __samplesourceControlPlane: ControlPlane | undefined;
 }
 
+// Jest loads an ESM global setup with Node's own loader, not jest's resolver, so the NodeNext-style
+// './x.js' imports of our TypeScript sources must be mapped to './x.ts' here (Node 24 strips the types).
+registerHooks({
+  resolve(specifier, context, nextResolve) {
+    if (specifier.startsWith('.') && specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) {
+      const candidate = new URL(specifier.replace(/\.js$/, '.ts'), context.parentURL);
+      if (existsSync(fileURLToPath(candidate))) return nextResolve(candidate.href, context);
+    }
+    return nextResolve(specifier, context);
+  },
+});
+
 export default async function globalSetup(): Promise<void> {
+  const { startControlPlane } = await import('../controlplane/controlplane.js');
   const cp = await startControlPlane({ controllerManager: true });
   globalThis.__samplesourceControlPlane = cp;
   process.env.SAMPLESOURCE_KUBECONFIG = cp.adminKubeconfig;
