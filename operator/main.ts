@@ -1,0 +1,71 @@
+// The operator process: configuration, Kubernetes credentials (in-cluster, or KUBECONFIG), the
+// manager with leader election, the SampleSource controller, and a graceful SIGTERM.
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { Manager } from './runtime/index.js';
+import { loadOperatorConfig } from './config.js';
+import { OperatorPki } from './samplesource/operator-pki.js';
+import { setupSampleSourceController } from './samplesource/controller.js';
+
+async function main(): Promise<void> {
+  const config = loadOperatorConfig();
+  const log = pino({ name: 'samplesource-operator', level: config.LOG_LEVEL });
+  const kc = new KubeConfig();
+  kc.loadFromDefault(); // KUBECONFIG when set, otherwise the pod's service account
+  const manager = new Manager({
+    kubeConfig: kc,
+    logger: log,
+    health: { port: config.HEALTH_PORT, host: config.HEALTH_ADDRESS },
+    gracefulShutdownMs: config.GRACEFUL_SHUTDOWN_MS,
+    leaderElection: config.LEADER_ELECT
+      ? {
+          namespace: config.SYSTEM_NAMESPACE,
+          name: config.LEADER_ELECTION_LEASE,
+          identity: config.POD_NAME,
+          leaseDurationMs: config.LEASE_DURATION_MS,
+          renewDeadlineMs: config.RENEW_DEADLINE_MS,
+          retryPeriodMs: config.RETRY_PERIOD_MS,
+        }
+      : false,
+  });
+  const pki = await OperatorPki.load(manager.client, {
+    namespace: config.SYSTEM_NAMESPACE,
+    secretName: config.CA_SECRET_NAME,
+    logger: log,
+  });
+  const { sessions } = setupSampleSourceController(manager, {
+    pki,
+    controlPort: config.ADAPTER_CONTROL_PORT,
+    workers: config.WORKERS,
+    logger: log,
+    plan: {
+      clusterDomain: config.CLUSTER_DOMAIN,
+      adapter: {
+        image: config.ADAPTER_IMAGE,
+        controlPort: config.ADAPTER_CONTROL_PORT,
+        healthPort: config.ADAPTER_HEALTH_PORT,
+        logLevel: config.ADAPTER_LOG_LEVEL,
+      },
+    },
+  });
+
+  // Only the leader steers: a replica that loses the lease closes its sessions at once.
+  const leadership = setInterval(() => {
+    if (!manager.isLeader() && sessions.size > 0) void sessions.closeAll();
+  }, 500);
+  leadership.unref();
+
+  manager.handleSignals(async (code) => {
+    clearInterval(leadership);
+    pki.stop();
+    await sessions.closeAll();
+    process.exit(code);
+  });
+  await manager.start();
+  log.info({ namespace: config.SYSTEM_NAMESPACE, adapterImage: config.ADAPTER_IMAGE }, 'operator started');
+}
+
+main().catch((err: unknown) => {
+  console.error(JSON.stringify({ level: 'fatal', msg: err instanceof Error ? err.message : String(err) }));
+  process.exit(1);
+});

@@ -1,0 +1,167 @@
+// The SampleSource reconciler: observe (caches, the sink, the control sessions), plan (the pure
+// planReconcile), act (certificate Secret, Deployment, ApplyState commands, status, events).
+// It never waits for an adapter: results arrive asynchronously and re-queue the source.
+import type { V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
+import {
+  isNotFound,
+  parseKey,
+  updateStatus,
+  TerminalError,
+  type EventRecorder,
+  type KubeClient,
+  type KubeObject,
+  type Lister,
+  type Reconciler,
+  type Request,
+} from '../runtime/index.js';
+import { SAMPLESOURCE_RESOURCE, parseSampleSource, type SampleSource } from './api.js';
+import { adapterDeploymentName, certSecretName } from './names.js';
+import { buildCertSecret, checkCertSecret } from './certs-secret.js';
+import { planReconcile, type PlanOptions } from './desired-state.js';
+import { sinkRefTarget, type SinkLookup } from './sink.js';
+import { SOURCE_UID_LABEL } from './resources.js';
+import type { AdapterPod, AdapterSessions } from './sessions.js';
+import type { OperatorPki } from './operator-pki.js';
+
+/** What the reconciler reads and writes through. */
+export interface SampleSourceReconcilerDeps {
+  client: KubeClient;
+  sources: Lister<KubeObject>;
+  deployments: Lister<KubeObject>;
+  pods: Lister<KubeObject>;
+  secrets: Lister<KubeObject>;
+  sessions: AdapterSessions;
+  pki: OperatorPki;
+  recorder: EventRecorder;
+  plan: PlanOptions;
+}
+
+/** Guesses a resource's plural from its kind, as Knative's tracker does for Addressables. */
+export function pluralOf(kind: string): string {
+  const lower = kind.toLowerCase();
+  if (/(s|x|z|ch|sh)$/.test(lower)) return `${lower}es`;
+  if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
+  return `${lower}s`;
+}
+
+/** The apiserver path of a referenced object. */
+export function refPath(ref: { apiVersion: string; kind: string; namespace: string; name: string }): string {
+  const base = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
+  return `${base}/namespaces/${ref.namespace}/${pluralOf(ref.kind)}/${ref.name}`;
+}
+
+function isReady(pod: V1Pod): boolean {
+  return (
+    !pod.metadata?.deletionTimestamp &&
+    pod.status?.phase === 'Running' &&
+    !!pod.status.podIP &&
+    (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+  );
+}
+
+/** The ready adapter pods of a source, from the pod cache. */
+export function readyAdapterPods(pods: Lister<KubeObject>, source: SampleSource): AdapterPod[] {
+  return pods
+    .list(source.metadata.namespace)
+    .map((o) => o as unknown as V1Pod)
+    .filter((p) => p.metadata?.labels?.[SOURCE_UID_LABEL] === source.metadata.uid && isReady(p))
+    .map((p) => ({ name: p.metadata!.name!, uid: p.metadata!.uid!, ip: p.status!.podIP! }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+async function lookupSink(client: KubeClient, source: SampleSource): Promise<SinkLookup | undefined> {
+  const target = sinkRefTarget(source.spec.sink, source.metadata.namespace);
+  if (!target) return undefined;
+  try {
+    return { found: true, object: await client.request('GET', refPath(target)) };
+  } catch (err) {
+    if (isNotFound(err)) return { found: false };
+    return { error: (err as Error).message };
+  }
+}
+
+/** Makes sure the source's certificate Secret is current; issues (again) when it is missing, expiring or stale. */
+async function ensureCertSecret(deps: SampleSourceReconcilerDeps, source: SampleSource): Promise<void> {
+  const key = `${source.metadata.namespace}/${certSecretName(source)}`;
+  const existing = deps.secrets.get(key) as unknown as V1Secret | undefined;
+  const verdict = checkCertSecret(source, existing, { caPem: deps.pki.caPem, now: new Date() });
+  if (verdict.action === 'keep') return;
+  if (verdict.action === 'conflict') throw new TerminalError(verdict.message);
+  const secret = buildCertSecret(source, await deps.pki.issueAdapter(source));
+  const base = `/api/v1/namespaces/${source.metadata.namespace}/secrets`;
+  if (existing) {
+    secret.metadata!.resourceVersion = existing.metadata?.resourceVersion;
+    await deps.client.request('PUT', `${base}/${secret.metadata!.name}`, { body: secret });
+  } else {
+    await deps.client.request('POST', base, { body: secret });
+  }
+  deps.recorder.event(
+    source as unknown as KubeObject,
+    'Normal',
+    'CertificateIssued',
+    `Issued the adapter certificate in Secret ${secret.metadata!.name} (${verdict.reason})`,
+  );
+}
+
+async function applyDeployment(deps: SampleSourceReconcilerDeps, action: NonNullable<ReturnType<typeof planReconcile>['deployment']>) {
+  const d = action.deployment as V1Deployment;
+  const base = `/apis/apps/v1/namespaces/${d.metadata!.namespace}/deployments`;
+  if (action.action === 'create') await deps.client.request('POST', base, { body: d });
+  else if (action.action === 'update') await deps.client.request('PUT', `${base}/${d.metadata!.name}`, { body: d });
+}
+
+/** Builds the reconciler function for SampleSources. */
+export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconciler {
+  return async (_request: Request, ctx) => {
+    const key = ctx.key;
+    const raw = deps.sources.get(key);
+    if (!raw || raw.metadata.deletionTimestamp) {
+      // Children go with their owner (garbage collection); only the sessions are ours to close.
+      deps.sessions.forget(key);
+      return;
+    }
+    const parsed = parseSampleSource(raw);
+    const now = new Date();
+    let world: Parameters<typeof planReconcile>[1] = { readyPods: [], reports: new Map(), now };
+    if (parsed.ok) {
+      const source = parsed.source;
+      await ensureCertSecret(deps, source);
+      const pods = readyAdapterPods(deps.pods, source);
+      deps.sessions.sync(key, source.metadata.namespace, source.metadata.name, pods);
+      const sinkLookup = await lookupSink(deps.client, source);
+      const deployment = deps.deployments.get(`${source.metadata.namespace}/${adapterDeploymentName(source)}`);
+      world = {
+        ...(sinkLookup ? { sinkLookup } : {}),
+        ...(deployment ? { deployment: deployment as unknown as V1Deployment } : {}),
+        readyPods: pods.map((p) => p.name),
+        reports: deps.sessions.reports(key),
+        now,
+      };
+    } else {
+      deps.sessions.forget(key);
+    }
+
+    const plan = planReconcile(raw, world, deps.plan);
+    if (plan.deployment) await applyDeployment(deps, plan.deployment);
+    if (plan.adapterState) {
+      for (const pod of plan.sendTo) deps.sessions.send(key, pod, plan.adapterState);
+      if (plan.sendTo.length > 0) ctx.log.info({ pods: plan.sendTo, state: plan.adapterState }, 'sent desired state');
+    }
+    for (const e of plan.events) deps.recorder.event(raw, e.type, e.reason, e.message);
+
+    // Status from the freshest object and the reports as they stand after the sends above.
+    const statusWorld = { ...world, reports: deps.sessions.reports(key) };
+    const { namespace, name } = parseKey(key);
+    try {
+      await updateStatus<KubeObject & { status?: unknown }>(
+        deps.client,
+        SAMPLESOURCE_RESOURCE,
+        { namespace, name },
+        (current) => planReconcile(current, statusWorld, deps.plan).status ?? current.status,
+      );
+    } catch (err) {
+      if (isNotFound(err)) return; // deleted while we worked
+      throw err;
+    }
+  };
+}

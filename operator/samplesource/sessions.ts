@@ -1,0 +1,209 @@
+// Control sessions to adapter pods: one ControlClient per (source, ready pod), opened when a pod
+// becomes ready and closed when it goes away. Sends ApplyState as async commands and keeps, per
+// pod, what was sent and what came back, so a reconcile can compute ConfigApplied without waiting.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import {
+  ControlClient,
+  CommandRejectedError,
+  newCommandId,
+  type CommandResult,
+  type Notification,
+  type TlsPems,
+} from '../../control/index.js';
+import {
+  AdapterStateSchema,
+  NOTIFICATION_ADAPTER_STATE,
+  OP_APPLY_STATE,
+  adapterIdentity,
+  type AdapterState,
+  type ApplyStatePayload,
+} from '../../adapter/api.js';
+import type { PodReport } from './status.js';
+
+/** An adapter pod the operator should be steering. */
+export interface AdapterPod {
+  name: string;
+  uid: string;
+  ip: string;
+}
+
+/** Options of {@link AdapterSessions}. */
+export interface AdapterSessionsOptions {
+  /** The operator's identity and client certificate; asked on every (re)connect so renewals apply. */
+  tls: () => TlsPems;
+  identity: string;
+  /** Port the adapters' control servers listen on. Default 9443. */
+  controlPort?: number;
+  /** Called when something arrives that a reconcile of `sourceKey` should look at. */
+  onChange: (sourceKey: string) => void;
+  logger: Logger;
+  metrics?: Registry;
+}
+
+interface PodSession {
+  pod: AdapterPod;
+  client: ControlClient;
+  /** The last ApplyState sent and its outcome. */
+  lastSent?: { commandId: string; generation: number; state: PodReport['state']; reason?: string; message?: string };
+  adapterState?: AdapterState;
+}
+
+/** Every open control session, by source key (namespace/name) then pod name. */
+export class AdapterSessions {
+  private readonly sessions = new Map<string, Map<string, PodSession>>();
+  private readonly options: AdapterSessionsOptions;
+
+  constructor(options: AdapterSessionsOptions) {
+    this.options = options;
+  }
+
+  /**
+   * Opens sessions to pods that are new (or came back with another IP or UID) and closes sessions
+   * to pods that are gone. `namespace`/`name` name the source, whose adapters must prove that identity.
+   */
+  sync(sourceKey: string, namespace: string, name: string, pods: readonly AdapterPod[]): void {
+    let byPod = this.sessions.get(sourceKey);
+    if (!byPod) this.sessions.set(sourceKey, (byPod = new Map()));
+    const wanted = new Map(pods.map((p) => [p.name, p]));
+    for (const [podName, session] of byPod) {
+      const want = wanted.get(podName);
+      if (!want || want.ip !== session.pod.ip || want.uid !== session.pod.uid) {
+        this.closeSession(sourceKey, session);
+        byPod.delete(podName);
+      }
+    }
+    for (const pod of pods) {
+      if (!byPod.has(pod.name)) byPod.set(pod.name, this.openSession(sourceKey, namespace, name, pod));
+    }
+    if (byPod.size === 0) this.sessions.delete(sourceKey);
+  }
+
+  /** What each steered pod reported for the last ApplyState it was sent (see status.ts PodReport). */
+  reports(sourceKey: string): Map<string, PodReport> {
+    const out = new Map<string, PodReport>();
+    for (const [podName, s] of this.sessions.get(sourceKey) ?? []) {
+      if (s.lastSent) {
+        out.set(podName, {
+          generation: s.lastSent.generation,
+          state: s.lastSent.state,
+          ...(s.lastSent.reason ? { reason: s.lastSent.reason } : {}),
+          ...(s.lastSent.message ? { message: s.lastSent.message } : {}),
+        });
+      }
+    }
+    return out;
+  }
+
+  /** The adapters' own last reported state, by pod name. */
+  adapterStates(sourceKey: string): Map<string, AdapterState> {
+    const out = new Map<string, AdapterState>();
+    for (const [podName, s] of this.sessions.get(sourceKey) ?? []) if (s.adapterState) out.set(podName, s.adapterState);
+    return out;
+  }
+
+  /**
+   * Sends the desired state to one pod as an async command; returns at once (the command is in the
+   * session's outbox, resent across reconnects until acked). The result arrives later via onChange.
+   */
+  send(sourceKey: string, podName: string, state: ApplyStatePayload): void {
+    const session = this.sessions.get(sourceKey)?.get(podName);
+    if (!session) return;
+    // A fresh id per send: the adapter applies a generation it already runs as an idempotent success, so
+    // a resend by a restarted operator (whose old session is gone) still gets a result of its own.
+    const commandId = `${session.pod.uid}/g${state.generation}/${newCommandId().slice(0, 8)}`;
+    session.lastSent = { commandId, generation: state.generation, state: 'pending' };
+    session.client.sendAndWaitForAck(OP_APPLY_STATE, state, { id: commandId, timeoutMs: 0 }).catch((err: unknown) => {
+      if (session.lastSent?.commandId !== commandId) return;
+      const rejected = err instanceof CommandRejectedError;
+      session.lastSent = {
+        ...session.lastSent,
+        state: 'failed',
+        reason: rejected ? `Rejected${err.code ? `:${err.code}` : ''}` : 'SendFailed',
+        message: (err as Error).message,
+      };
+      this.options.onChange(sourceKey);
+    });
+  }
+
+  /** Closes every session of a source (it was deleted, or this replica stopped leading). */
+  forget(sourceKey: string): void {
+    for (const session of this.sessions.get(sourceKey)?.values() ?? []) this.closeSession(sourceKey, session);
+    this.sessions.delete(sourceKey);
+  }
+
+  /** Closes every session. */
+  async closeAll(): Promise<void> {
+    const all = [...this.sessions.values()].flatMap((m) => [...m.values()]);
+    this.sessions.clear();
+    await Promise.all(all.map((s) => s.client.close().catch(() => undefined)));
+  }
+
+  /** Number of open sessions (for metrics and tests). */
+  get size(): number {
+    let n = 0;
+    for (const m of this.sessions.values()) n += m.size;
+    return n;
+  }
+
+  private openSession(sourceKey: string, namespace: string, name: string, pod: AdapterPod): PodSession {
+    const log = this.options.logger.child({ source: sourceKey, pod: pod.name, podIP: pod.ip });
+    const client = new ControlClient({
+      target: `${pod.ip}:${this.options.controlPort ?? 9443}`,
+      tls: this.options.tls,
+      identity: this.options.identity,
+      expectedServerIdentity: adapterIdentity(namespace, name),
+      logger: log,
+      ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
+    });
+    const session: PodSession = { pod, client };
+    client.onResult((result) => this.onResult(sourceKey, session, result));
+    client.onNotification((n) => this.onNotification(sourceKey, session, n, log));
+    client.onStateChange((state, detail) => {
+      log.info({ state, detail }, 'control session state');
+      if (state === 'ready') this.options.onChange(sourceKey);
+    });
+    client.start();
+    log.info('control session opened');
+    return session;
+  }
+
+  private closeSession(sourceKey: string, session: PodSession): void {
+    this.options.logger.info({ source: sourceKey, pod: session.pod.name }, 'control session closed');
+    void session.client.close().catch(() => undefined);
+  }
+
+  private onResult(sourceKey: string, session: PodSession, result: CommandResult): void {
+    if (session.lastSent?.commandId !== result.commandId) return; // a result for a superseded send
+    session.lastSent = {
+      ...session.lastSent,
+      state: result.succeeded ? 'succeeded' : 'failed',
+      ...(result.reason ? { reason: result.reason } : {}),
+      ...(result.message ? { message: result.message } : {}),
+    };
+    this.options.onChange(sourceKey);
+  }
+
+  private onNotification(sourceKey: string, session: PodSession, n: Notification, log: Logger): void {
+    if (n.type !== NOTIFICATION_ADAPTER_STATE) return;
+    const parsed = AdapterStateSchema.safeParse(n.data);
+    if (!parsed.success) {
+      log.warn({ error: parsed.error.message }, 'adapter sent a malformed state notification; ignored');
+      return;
+    }
+    const before = session.adapterState;
+    session.adapterState = parsed.data;
+    // An adapter that restarted has forgotten what it applied: what we believed applied must be sent again.
+    const last = session.lastSent;
+    if (last?.state === 'succeeded' && parsed.data.generation < last.generation) {
+      log.info({ applied: parsed.data.generation, expected: last.generation }, 'adapter lost its state; resending');
+      session.lastSent = undefined;
+    }
+    const configChanged =
+      !before ||
+      before.generation !== parsed.data.generation ||
+      before.paused !== parsed.data.paused ||
+      before.intervalMs !== parsed.data.intervalMs;
+    if (configChanged || session.lastSent === undefined) this.options.onChange(sourceKey);
+  }
+}
