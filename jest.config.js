@@ -1,6 +1,6 @@
 // Native ESM jest: @kubernetes/client-node (1.x and later) ships only ES modules, so the
 // whole project is ESM and jest runs with --experimental-vm-modules (see package.json).
-const common = {
+export const common = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   // Sources import './x.js' (NodeNext style); map those back to the .ts files under test.
@@ -28,6 +28,8 @@ export default {
       displayName: 'cluster',
       // Everything that talks to the real kube-apiserver: one control plane per run.
       testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/operator/**/*.cluster.test.ts'],
+      // End-to-end tests install config/ into their own control plane: jest.e2e.config.js.
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import { ControlServer } from '../control/index.js';
 import { NOTIFICATION_ADAPTER_STATE, adapterIdentity, heartbeatSource } from './api.js';
-import { describeState, registerCommands, type AsyncCommandRegistry } from './commands.js';
+import { describeState, registerCommands } from './commands.js';
 import type { AdapterConfig } from './config.js';
 import { HealthServer } from './health.js';
 import { Heartbeat } from './heartbeat.js';
@@ -36,7 +36,11 @@ export interface AdapterOverrides {
 }
 
 /** Starts an adapter from validated configuration. */
-export async function startAdapter(config: AdapterConfig, logger: Logger, overrides: AdapterOverrides = {}): Promise<RunningAdapter> {
+export async function startAdapter(
+  config: AdapterConfig,
+  logger: Logger,
+  overrides: AdapterOverrides = {},
+): Promise<RunningAdapter> {
   const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics ?? true });
   const store = new StateStore(config.podName, { intervalMs: config.intervalMs, paused: config.paused });
   const sender = new SinkSender(
@@ -52,7 +56,10 @@ export async function startAdapter(config: AdapterConfig, logger: Logger, overri
       onRetry: (attempt, delayMs, reason) => {
         metrics.eventsRetried.inc();
         store.recordRetry(reason);
-        logger.debug({ attempt, delayMs, reason }, `send failed (${reason}); retry ${attempt} in ${delayMs}ms`);
+        logger.debug(
+          { attempt, delayMs, reason },
+          `send failed (${reason}); retry ${attempt} in ${delayMs}ms`,
+        );
       },
     },
   );
@@ -80,12 +87,16 @@ export async function startAdapter(config: AdapterConfig, logger: Logger, overri
     tls: config.tls,
     identity: adapterIdentity(config.namespace, config.name),
     allowedClientIdentities: [config.operatorIdentity],
-    logger: logger.child({ component: 'control' }),
+    logger,
     metrics: metrics.registry,
   });
-  const publisher = new StatePublisher(store, (state) => server.publish(NOTIFICATION_ADAPTER_STATE, state), overrides.publishGapMs ?? 1_000);
+  const publisher = new StatePublisher(
+    store,
+    (state) => server.publish(NOTIFICATION_ADAPTER_STATE, state),
+    overrides.publishGapMs ?? 1_000,
+  );
   registerCommands(
-    server as unknown as AsyncCommandRegistry,
+    server,
     store,
     () => {
       heartbeat.sync();
@@ -93,7 +104,8 @@ export async function startAdapter(config: AdapterConfig, logger: Logger, overri
     },
     logger,
   );
-  server.onSessionOpen(() => publisher.publishNow());
+  // A (re)opened stream gets the full state at once; the others already have it.
+  server.onSessionOpen((session) => session.notify(NOTIFICATION_ADAPTER_STATE, store.snapshot()));
 
   let ready = false;
   const health = new HealthServer({ ready: () => ready }, metrics.registry);
@@ -110,7 +122,12 @@ export async function startAdapter(config: AdapterConfig, logger: Logger, overri
   heartbeat.start();
   ready = true;
   logger.info(
-    { controlPort, healthPort, sink: config.sink.href, source: heartbeatSource(config.namespace, config.name) },
+    {
+      controlPort,
+      healthPort,
+      sink: config.sink.href,
+      source: heartbeatSource(config.namespace, config.name),
+    },
     `adapter ${config.namespace}/${config.name} started (${describeState(store.snapshot())}); control on ${config.controlAddress}:${controlPort}, health on ${config.healthAddress}:${healthPort}, sink ${config.sink.href}`,
   );
 
@@ -130,7 +147,10 @@ export async function startAdapter(config: AdapterConfig, logger: Logger, overri
         await server.close(Math.min(1_000, config.shutdownTimeoutMs));
         await health.close();
         const s = store.snapshot();
-        logger.info({ eventsSent: s.eventsSent, eventsDropped: s.eventsDropped }, `adapter stopped: ${s.eventsSent} sent, ${s.eventsDropped} dropped`);
+        logger.info(
+          { eventsSent: s.eventsSent, eventsDropped: s.eventsDropped },
+          `adapter stopped: ${s.eventsSent} sent, ${s.eventsDropped} dropped`,
+        );
       })();
       return closing;
     },

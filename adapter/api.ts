@@ -57,10 +57,14 @@ export function heartbeatSource(namespace: string, name: string): string {
 export function parseInterval(text: string): number {
   const ms = Math.round(parseDuration(text));
   if (ms < MIN_INTERVAL_MS) {
-    throw new RangeError(`interval ${JSON.stringify(text)} is below the minimum ${formatDuration(MIN_INTERVAL_MS)}`);
+    throw new RangeError(
+      `interval ${JSON.stringify(text)} is below the minimum ${formatDuration(MIN_INTERVAL_MS)}`,
+    );
   }
   if (ms > MAX_INTERVAL_MS) {
-    throw new RangeError(`interval ${JSON.stringify(text)} is above the maximum ${formatDuration(MAX_INTERVAL_MS)}`);
+    throw new RangeError(
+      `interval ${JSON.stringify(text)} is above the maximum ${formatDuration(MAX_INTERVAL_MS)}`,
+    );
   }
   return ms;
 }

@@ -81,14 +81,23 @@ export function registerCommands(
     const short = opcode.replace(/^samplesource\.v1\./, '');
     const result = applyChange(store, change);
     if (!result.applied) {
-      logger.warn({ opcode, generation: change.generation, reason: result.reason }, `command ${short} (generation ${change.generation}) not applied: ${result.message}`);
+      logger.warn(
+        { opcode, generation: change.generation, reason: result.reason },
+        `command ${short} (generation ${change.generation}) not applied: ${result.message}`,
+      );
       ctx.notifyFailure(result.reason, result.message);
       return;
     }
     onApplied();
     const s = result.state;
     logger.info(
-      { opcode, generation: change.generation, interval: s.interval, paused: s.paused, changed: result.changed },
+      {
+        opcode,
+        generation: change.generation,
+        interval: s.interval,
+        paused: s.paused,
+        changed: result.changed,
+      },
       `command ${short} applied (generation ${change.generation}): ${s.paused ? 'paused' : `every ${s.interval}`}${result.changed ? '' : ', no change'}`,
     );
     ctx.notifySuccess(s);
@@ -97,10 +106,18 @@ export function registerCommands(
   server.handleAsync(OP_SET_INTERVAL, SetIntervalPayloadSchema, (p, ctx) =>
     run(OP_SET_INTERVAL, { generation: p.generation, intervalMs: parseInterval(p.interval) }, ctx),
   );
-  server.handleAsync(OP_PAUSE, GenerationPayloadSchema, (p, ctx) => run(OP_PAUSE, { generation: p.generation, paused: true }, ctx));
-  server.handleAsync(OP_RESUME, GenerationPayloadSchema, (p, ctx) => run(OP_RESUME, { generation: p.generation, paused: false }, ctx));
+  server.handleAsync(OP_PAUSE, GenerationPayloadSchema, (p, ctx) =>
+    run(OP_PAUSE, { generation: p.generation, paused: true }, ctx),
+  );
+  server.handleAsync(OP_RESUME, GenerationPayloadSchema, (p, ctx) =>
+    run(OP_RESUME, { generation: p.generation, paused: false }, ctx),
+  );
   server.handleAsync(OP_APPLY_STATE, ApplyStatePayloadSchema, (p, ctx) =>
-    run(OP_APPLY_STATE, { generation: p.generation, intervalMs: parseInterval(p.interval), paused: p.paused }, ctx),
+    run(
+      OP_APPLY_STATE,
+      { generation: p.generation, intervalMs: parseInterval(p.interval), paused: p.paused },
+      ctx,
+    ),
   );
 }
 

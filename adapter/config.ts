@@ -49,7 +49,17 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 // CloudEvents 1.0: extension attribute names are lower-case letters and digits.
 const CE_EXTENSION_NAME = /^[a-z0-9]+$/;
-const RESERVED_ATTRIBUTES = new Set(['id', 'source', 'type', 'specversion', 'time', 'datacontenttype', 'dataschema', 'subject', 'data']);
+const RESERVED_ATTRIBUTES = new Set([
+  'id',
+  'source',
+  'type',
+  'specversion',
+  'time',
+  'datacontenttype',
+  'dataschema',
+  'subject',
+  'data',
+]);
 
 const port = z.coerce.number().int().min(0).max(65535);
 
@@ -86,13 +96,24 @@ const ceOverridesSchema = z
   .pipe(
     z.object({
       extensions: z
-        .record(
-          z
-            .string()
-            .regex(CE_EXTENSION_NAME, 'extension names are lower-case letters and digits')
-            .refine((k) => !RESERVED_ATTRIBUTES.has(k), 'cannot override a core CloudEvents attribute'),
-          z.string(),
-        )
+        .record(z.string(), z.string())
+        .superRefine((extensions, ctx) => {
+          for (const key of Object.keys(extensions)) {
+            if (!CE_EXTENSION_NAME.test(key)) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [key],
+                message: 'extension names are lower-case letters and digits',
+              });
+            } else if (RESERVED_ATTRIBUTES.has(key)) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [key],
+                message: 'cannot override a core CloudEvents attribute',
+              });
+            }
+          }
+        })
         .default({}),
     }),
   );
@@ -122,7 +143,9 @@ const envSchema = z.object({
   [ENV.healthAddress]: z.string().min(1).optional(),
   [ENV.healthPort]: port.default(DEFAULT_HEALTH_PORT),
   [ENV.tlsDir]: z.string().min(1).default(DEFAULT_TLS_DIR),
-  [ENV.operatorIdentity]: z.url({ error: 'must be a URI (a SAN URI such as spiffe://…)' }).default(OPERATOR_IDENTITY),
+  [ENV.operatorIdentity]: z
+    .url({ error: 'must be a URI (a SAN URI such as spiffe://…)' })
+    .default(OPERATOR_IDENTITY),
   [ENV.logLevel]: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   [ENV.sinkTimeout]: durationString('SINK_TIMEOUT', 10, 600_000).default(5_000),
   [ENV.sinkRetries]: z.coerce.number().int().min(0).max(20).default(4),
@@ -164,7 +187,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdapterConfig 
     controlPort: e[ENV.controlPort],
     healthAddress: e[ENV.healthAddress] ?? e[ENV.controlAddress],
     healthPort: e[ENV.healthPort],
-    tls: { caFile: join(tlsDir, 'ca.crt'), certFile: join(tlsDir, 'tls.crt'), keyFile: join(tlsDir, 'tls.key') },
+    tls: {
+      caFile: join(tlsDir, 'ca.crt'),
+      certFile: join(tlsDir, 'tls.crt'),
+      keyFile: join(tlsDir, 'tls.key'),
+    },
     operatorIdentity: e[ENV.operatorIdentity],
     logLevel: e[ENV.logLevel],
     sinkTimeoutMs: e[ENV.sinkTimeout],

@@ -96,7 +96,10 @@ export class Heartbeat {
       const error = `${this.inFlight.size} sends still in flight`;
       metrics?.eventsDropped.inc({ reason: 'busy' });
       store.recordDropped(`sink too slow: ${error}`);
-      logger.warn({ sequence, inFlight: this.inFlight.size }, `heartbeat #${sequence} dropped: sink too slow (${error})`);
+      logger.warn(
+        { sequence, inFlight: this.inFlight.size },
+        `heartbeat #${sequence} dropped: sink too slow (${error})`,
+      );
       return;
     }
     const interval = formatDuration(state.intervalMs);
@@ -107,7 +110,13 @@ export class Heartbeat {
       source: this.options.source,
       time: new Date().toISOString(),
       datacontenttype: 'application/json',
-      data: { sequence, interval, intervalMs: state.intervalMs, heartbeat: interval, podName: this.options.podName },
+      data: {
+        sequence,
+        interval,
+        intervalMs: state.intervalMs,
+        heartbeat: interval,
+        podName: this.options.podName,
+      },
     });
     const sending = this.deliver(event, sequence, interval).finally(() => this.inFlight.delete(sending));
     this.inFlight.add(sending);
@@ -121,7 +130,14 @@ export class Heartbeat {
       store.recordSent();
       const retried = outcome.attempts > 1 ? ` after ${outcome.attempts} attempts` : '';
       logger.info(
-        { sequence, id: event.id, interval, status: outcome.status, attempts: outcome.attempts, latencyMs: Math.round(outcome.latencyMs) },
+        {
+          sequence,
+          id: event.id,
+          interval,
+          status: outcome.status,
+          attempts: outcome.attempts,
+          latencyMs: Math.round(outcome.latencyMs),
+        },
         `heartbeat #${sequence} sent (every ${interval}) → ${outcome.status} in ${Math.round(outcome.latencyMs)}ms${retried}`,
       );
       return;
@@ -130,7 +146,14 @@ export class Heartbeat {
     metrics?.eventsDropped.inc({ reason });
     store.recordDropped(outcome.error);
     logger.warn(
-      { sequence, id: event.id, interval, attempts: outcome.attempts, status: outcome.status, error: outcome.error },
+      {
+        sequence,
+        id: event.id,
+        interval,
+        attempts: outcome.attempts,
+        status: outcome.status,
+        error: outcome.error,
+      },
       `heartbeat #${sequence} dropped after ${outcome.attempts} attempt(s): ${outcome.error}`,
     );
   }

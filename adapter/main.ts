@@ -1,7 +1,6 @@
 // Entry point of the receive adapter process: environment → configuration → running adapter;
 // SIGTERM/SIGINT stop it gracefully and exit 0. A bad environment exits 1 with one message.
 import { pino } from 'pino';
-import { startAdapter } from './adapter.js';
 import { ConfigError, loadConfig, type AdapterConfig } from './config.js';
 
 async function main(): Promise<void> {
@@ -16,10 +15,13 @@ async function main(): Promise<void> {
   }
   const logger = pino({
     level: config.logLevel,
-    base: { source: `${config.namespace}/${config.name}`, pod: config.podName },
+    // `samplesource` and `pod` on every line, so `stern` output of many sources stays readable.
+    base: { samplesource: `${config.namespace}/${config.name}`, pod: config.podName },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   });
+  // Loaded only once the environment is valid, so a bad one fails fast without loading gRPC.
+  const { startAdapter } = await import('./adapter.js');
   const adapter = await startAdapter(config, logger).catch((err: Error) => {
     logger.fatal({ err }, `adapter failed to start: ${err.message}`);
     process.exit(1);

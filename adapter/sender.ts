@@ -16,7 +16,12 @@ export interface RetryPolicy {
 }
 
 /** Defaults of {@link RetryPolicy}. */
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { retries: 4, initialDelayMs: 100, maxDelayMs: 5_000, attemptTimeoutMs: 5_000 };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  retries: 4,
+  initialDelayMs: 100,
+  maxDelayMs: 5_000,
+  attemptTimeoutMs: 5_000,
+};
 
 /** Outcome of one delivery, after all its attempts. */
 export type SendOutcome =
@@ -100,7 +105,10 @@ export class SinkSender {
     for (const [key, value] of Object.entries(message.headers)) {
       if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : String(value);
     }
-    const body = typeof message.body === 'string' || Buffer.isBuffer(message.body) ? message.body : JSON.stringify(message.body);
+    const body =
+      typeof message.body === 'string' || Buffer.isBuffer(message.body)
+        ? message.body
+        : JSON.stringify(message.body);
     const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       try {
@@ -109,7 +117,9 @@ export class SinkSender {
       } catch (err) {
         const aborted = signal.aborted;
         const failure =
-          err instanceof AttemptError ? err : new AttemptError(describe(err), !aborted /* network errors are transient */);
+          err instanceof AttemptError
+            ? err
+            : new AttemptError(describe(err), !aborted /* network errors are transient */);
         if (aborted || !failure.retryable || attempt >= this.policy.retries) {
           return {
             ok: false,
@@ -120,18 +130,31 @@ export class SinkSender {
             aborted,
           };
         }
-        const delay = Math.min(this.policy.maxDelayMs, failure.retryAfterMs ?? backoffDelay(attempt, this.policy));
+        const delay = Math.min(
+          this.policy.maxDelayMs,
+          failure.retryAfterMs ?? backoffDelay(attempt, this.policy),
+        );
         this.hooks.onRetry?.(attempt + 1, delay, failure.message);
         try {
           await sleep(delay, signal);
         } catch {
-          return { ok: false, error: `abandoned: ${describe(signal.reason)}`, attempts: attempt + 1, retryable: true, aborted: true };
+          return {
+            ok: false,
+            error: `abandoned: ${describe(signal.reason)}`,
+            attempts: attempt + 1,
+            retryable: true,
+            aborted: true,
+          };
         }
       }
     }
   }
 
-  private async attempt(headers: Record<string, string>, body: string | Buffer, signal: AbortSignal): Promise<number> {
+  private async attempt(
+    headers: Record<string, string>,
+    body: string | Buffer,
+    signal: AbortSignal,
+  ): Promise<number> {
     const started = performance.now();
     let ok = false;
     try {

@@ -55,7 +55,8 @@ export class StateStore {
     if (change.generation !== undefined) this.generation = change.generation;
     if (change.intervalMs !== undefined) this.intervalMs = change.intervalMs;
     if (change.paused !== undefined) this.paused = change.paused;
-    if (before[0] !== this.generation || before[1] !== this.intervalMs || before[2] !== this.paused) this.emit('config');
+    if (before[0] !== this.generation || before[1] !== this.intervalMs || before[2] !== this.paused)
+      this.emit('config');
   }
 
   /** Counts a delivered event; a success clears the last send error. */

@@ -11,7 +11,11 @@ export interface BackoffOptions {
 }
 
 /** Delay before reconnect attempt `attempt` (0-based), jittered around the exponential value, never above maxMs. */
-export function backoffDelay(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions = {},
+  random: () => number = Math.random,
+): number {
   const initial = options.initialMs ?? 100;
   const max = options.maxMs ?? 10_000;
   const multiplier = options.multiplier ?? 2;

@@ -50,7 +50,7 @@ export class Link {
     }
     if (!this.scheduled && !this.blocked) {
       this.scheduled = true;
-      setImmediate(this.flush);
+      queueMicrotask(this.flush);
     }
   }
 

@@ -59,11 +59,20 @@ export function controlMetrics(registry: Registry | undefined, role: 'client' | 
     acked: c('control_messages_acked_total', 'Reliable messages acked without error'),
     rejected: c('control_messages_rejected_total', 'Reliable messages acked with an error'),
     resent: c('control_messages_resent_total', 'Reliable messages written again after a reconnect'),
-    duplicates: c('control_duplicates_total', 'Duplicate messages received and answered from the dedup window'),
+    duplicates: c(
+      'control_duplicates_total',
+      'Duplicate messages received and answered from the dedup window',
+    ),
     reconnects: c('control_reconnects_total', 'Streams re-established (client) or sessions resumed (server)'),
-    dropped: c('control_notifications_dropped_total', 'Best-effort notifications dropped because the peer was not reading'),
+    dropped: c(
+      'control_notifications_dropped_total',
+      'Best-effort notifications dropped because the peer was not reading',
+    ),
     malformed: c('control_malformed_frames_total', 'Frames that failed validation'),
-    refused: c('control_refused_total', 'Connections or streams refused (TLS, identity, version, capability)'),
+    refused: c(
+      'control_refused_total',
+      'Connections or streams refused (TLS, identity, version, capability)',
+    ),
     rtt: rtt.labels(role),
   };
 }

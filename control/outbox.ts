@@ -48,7 +48,16 @@ export class Outbox {
 
   /** Appends a new entry (caller checked `full`). */
   add(id: string, frame: Frame, size: number): OutboxEntry {
-    const entry: OutboxEntry = { id, frame, size, sentEpoch: -1, attempts: 0, sentAt: 0, removed: false, waiters: [] };
+    const entry: OutboxEntry = {
+      id,
+      frame,
+      size,
+      sentEpoch: -1,
+      attempts: 0,
+      sentAt: 0,
+      removed: false,
+      waiters: [],
+    };
     this.entries.set(id, entry);
     this.queue.push(entry);
     return entry;

@@ -16,7 +16,14 @@ import {
 import type { Link } from './link.js';
 import type { ControlMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
-import type { AckErrorValue, CommandValue, Envelope__Output, Frame, NotificationValue, ResultValue } from './wire.js';
+import type {
+  AckErrorValue,
+  CommandValue,
+  Envelope__Output,
+  Frame,
+  NotificationValue,
+  ResultValue,
+} from './wire.js';
 import { frameSize, parseFrame } from './wire.js';
 
 /** Bounds of one session. Every field has a bounded default. */
@@ -43,14 +50,17 @@ export function resolveLimits(limits: Limits = {}): ResolvedLimits {
     dedupWindow: limits.dedupWindow ?? 4096,
   };
   if (r.maxMessageBytes < 1024) throw new RangeError('limits.maxMessageBytes must be at least 1024');
-  if (r.maxOutbox < 1 || r.maxInFlight < 1) throw new RangeError('limits.maxOutbox and maxInFlight must be positive');
+  if (r.maxOutbox < 1 || r.maxInFlight < 1)
+    throw new RangeError('limits.maxOutbox and maxInFlight must be positive');
   // A resent message must still be in the receiver's window, or it would run twice.
-  if (r.dedupWindow < r.maxOutbox) throw new RangeError('limits.dedupWindow must be at least limits.maxOutbox');
+  if (r.dedupWindow < r.maxOutbox)
+    throw new RangeError('limits.dedupWindow must be at least limits.maxOutbox');
   return r;
 }
 
 /** An inbound reliable frame handed to the session's owner. */
-export type InboundReliable = { kind: 'command'; command: CommandValue } | { kind: 'result'; result: ResultValue };
+export type InboundReliable =
+  { kind: 'command'; command: CommandValue } | { kind: 'result'; result: ResultValue };
 
 /** What the owner's handler returns: null = ack, an error = rejection. May be a promise. */
 export type ReliableOutcome = AckErrorValue | null | Promise<AckErrorValue | null>;
@@ -216,7 +226,8 @@ export class Session {
       if (!parsed.ok) {
         this.options.metrics.malformed.inc();
         this.logger.warn({ reason: parsed.reason, id: parsed.id }, 'malformed frame refused');
-        if (parsed.id) this.sendAck(parsed.id, { code: 'InvalidArgument', message: `malformed frame: ${parsed.reason}` });
+        if (parsed.id)
+          this.sendAck(parsed.id, { code: 'InvalidArgument', message: `malformed frame: ${parsed.reason}` });
         continue;
       }
       const frame = parsed.frame;

@@ -17,7 +17,14 @@ export type { Envelope, Envelope__Output, Frame, Frame__Output };
 export const PROTOCOL_VERSION = 1;
 
 /** What this implementation offers in its hello. */
-export const CAPABILITIES: readonly string[] = ['acks', 'resend', 'dedup', 'async-results', 'notifications', 'batching'];
+export const CAPABILITIES: readonly string[] = [
+  'acks',
+  'resend',
+  'dedup',
+  'async-results',
+  'notifications',
+  'batching',
+];
 
 /** Fully qualified gRPC path of the one call, for tools and raw test clients. */
 export const CONNECT_PATH = '/samplesource.control.v1.Control/Connect';
@@ -88,7 +95,11 @@ export const cloudEventSchema = z.object({
   type: z.string().min(1),
   attributes: z.record(
     z.string(),
-    z.object({ attr: z.string().optional(), ceTimestamp: timestampSchema.nullable().optional(), ceString: z.string().optional() }),
+    z.object({
+      attr: z.string().optional(),
+      ceTimestamp: timestampSchema.nullable().optional(),
+      ceString: z.string().optional(),
+    }),
   ),
   textData: z.string().optional(),
 });
@@ -106,13 +117,20 @@ export const frameSchema = z.discriminatedUnion('kind', [
 export type FrameValue = z.infer<typeof frameSchema>;
 
 /** Validates one decoded frame; a failure carries a short reason for the log and the error ack. */
-export function parseFrame(raw: unknown): { ok: true; frame: FrameValue } | { ok: false; reason: string; id?: string } {
+export function parseFrame(
+  raw: unknown,
+): { ok: true; frame: FrameValue } | { ok: false; reason: string; id?: string } {
   const result = frameSchema.safeParse(raw);
   if (result.success) return { ok: true, frame: result.data };
   // Keep an id when one is readable, so a malformed command can still get an error ack.
   const body = raw as { command?: { id?: unknown } } | null;
-  const maybeId = typeof body?.command?.id === 'string' && body.command.id.length > 0 ? body.command.id : undefined;
-  return { ok: false, reason: z.prettifyError(result.error).slice(0, 1024), ...(maybeId ? { id: maybeId } : {}) };
+  const maybeId =
+    typeof body?.command?.id === 'string' && body.command.id.length > 0 ? body.command.id : undefined;
+  return {
+    ok: false,
+    reason: z.prettifyError(result.error).slice(0, 1024),
+    ...(maybeId ? { id: maybeId } : {}),
+  };
 }
 
 /** Builds the hello frame this side sends. */
@@ -121,26 +139,56 @@ export function helloFrame(h: Omit<HelloValue, 'protocolVersion'> & { protocolVe
 }
 
 /** Checks a peer's hello against ours; returns the refusal text, or null when compatible. */
-export function checkHello(peer: HelloValue, ourCapabilities: readonly string[], ourRequired: readonly string[]): string | null {
+export function checkHello(
+  peer: HelloValue,
+  ourCapabilities: readonly string[],
+  ourRequired: readonly string[],
+): string | null {
   if (peer.protocolVersion !== PROTOCOL_VERSION) {
     return `protocol version mismatch: peer speaks ${peer.protocolVersion}, we speak ${PROTOCOL_VERSION}`;
   }
   const missingOnPeer = ourRequired.filter((c) => !peer.capabilities.includes(c));
-  if (missingOnPeer.length > 0) return `capability mismatch: peer lacks required capabilities ${missingOnPeer.join(', ')}`;
+  if (missingOnPeer.length > 0)
+    return `capability mismatch: peer lacks required capabilities ${missingOnPeer.join(', ')}`;
   const missingHere = peer.requiredCapabilities.filter((c) => !ourCapabilities.includes(c));
-  if (missingHere.length > 0) return `capability mismatch: peer requires capabilities we lack: ${missingHere.join(', ')}`;
+  if (missingHere.length > 0)
+    return `capability mismatch: peer requires capabilities we lack: ${missingHere.join(', ')}`;
   return null;
 }
 
 /** Rough encoded size of a frame, for batching under the message size limit (overestimates slightly). */
 export function frameSize(frame: Frame): number {
   const c = frame.command;
-  if (c) return 32 + (c.id?.length ?? 0) + (c.opcode?.length ?? 0) + (c.payload ? (c.payload as Uint8Array).length : 0);
+  if (c)
+    return (
+      32 + (c.id?.length ?? 0) + (c.opcode?.length ?? 0) + (c.payload ? (c.payload as Uint8Array).length : 0)
+    );
   const r = frame.result;
-  if (r) return 64 + (r.id?.length ?? 0) * 2 + (r.message?.length ?? 0) * 3 + (r.detail ? (r.detail as Uint8Array).length : 0);
+  if (r)
+    return (
+      64 +
+      (r.id?.length ?? 0) * 2 +
+      (r.message?.length ?? 0) * 3 +
+      (r.detail ? (r.detail as Uint8Array).length : 0)
+    );
   const a = frame.ack;
-  if (a) return 16 + (a.id?.length ?? 0) + (a.error ? 16 + (a.error.code?.length ?? 0) + (a.error.message?.length ?? 0) * 3 : 0);
+  if (a)
+    return (
+      16 +
+      (a.id?.length ?? 0) +
+      (a.error ? 16 + (a.error.code?.length ?? 0) + (a.error.message?.length ?? 0) * 3 : 0)
+    );
   const n = frame.notification;
   if (n) return 128 + (n.event?.textData?.length ?? 0) * 3 + (n.event?.type?.length ?? 0);
   return 512;
+}
+
+/** Encodes an envelope exactly as grpc-js does on the wire (for raw test clients and the benchmark). */
+export function encodeEnvelope(envelope: Envelope): Buffer {
+  return controlService.Connect.requestSerialize(envelope);
+}
+
+/** Decodes an envelope's bytes (no validation: run frames through parseFrame). */
+export function decodeEnvelope(bytes: Buffer): Envelope__Output {
+  return controlService.Connect.responseDeserialize(bytes);
 }

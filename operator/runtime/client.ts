@@ -24,7 +24,10 @@ export interface KubeClient {
    * Opens a streaming GET (a watch) and calls `onLine` for every newline-delimited chunk.
    * Resolves when the server closes the stream; rejects on a non-2xx answer or a broken connection.
    */
-  stream(path: string, init: RequestInit & { onLine: (line: string) => void; onResponse?: () => void }): Promise<void>;
+  stream(
+    path: string,
+    init: RequestInit & { onLine: (line: string) => void; onResponse?: () => void },
+  ): Promise<void>;
 }
 
 /** A non-2xx answer from the API server, or a transport failure (code 0). */
@@ -97,13 +100,21 @@ export function clientFromKubeConfig(kc: KubeConfig): KubeClient {
   const base = new URL(cluster.server);
   const send = base.protocol === 'http:' ? httpRequest : httpsRequest;
 
-  async function open(method: string, path: string, init: RequestInit): Promise<{ res: IncomingMessage; done: () => void }> {
+  async function open(
+    method: string,
+    path: string,
+    init: RequestInit,
+  ): Promise<{ res: IncomingMessage; done: () => void }> {
     const url = new URL(withQuery(path, init.query), base);
     const opts: RequestOptions = { method, headers: { accept: 'application/json' } };
     // Called per request so refreshed tokens (exec plugins, projected SA tokens) are picked up.
     await kc.applyToHTTPSOptions(opts);
     const payload =
-      init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+      init.body === undefined
+        ? undefined
+        : typeof init.body === 'string'
+          ? init.body
+          : JSON.stringify(init.body);
     if (payload !== undefined) {
       opts.headers = {
         ...opts.headers,
@@ -118,7 +129,10 @@ export function clientFromKubeConfig(kc: KubeConfig): KubeClient {
       init.signal?.addEventListener('abort', onAbort, { once: true });
       req.once('close', () => init.signal?.removeEventListener('abort', onAbort));
       if (init.timeoutMs !== undefined) {
-        const timer = setTimeout(() => req.destroy(new ApiError(`${method} ${path}: timed out`, 0)), init.timeoutMs);
+        const timer = setTimeout(
+          () => req.destroy(new ApiError(`${method} ${path}: timed out`, 0)),
+          init.timeoutMs,
+        );
         req.once('close', () => clearTimeout(timer));
       }
       req.on('error', (err) =>
@@ -173,7 +187,9 @@ export function clientFromKubeConfig(kc: KubeConfig): KubeClient {
           }
         });
         res.on('end', () => resolve());
-        res.on('error', (err) => reject(err instanceof ApiError ? err : new ApiError(`watch ${path}: ${err.message}`, 0)));
+        res.on('error', (err) =>
+          reject(err instanceof ApiError ? err : new ApiError(`watch ${path}: ${err.message}`, 0)),
+        );
         res.on('aborted', () => reject(new ApiError(`watch ${path}: connection aborted`, 0)));
         res.on('close', () => {
           // 'close' without 'end' means the socket died mid-stream.

@@ -118,7 +118,12 @@ export class ConditionManager {
     const unhappy = this.unhappyDependent();
     if (unhappy) {
       // Ready carries the reason of what still blocks it.
-      this.set_({ type: this.set.happy, status: unhappy.status, reason: unhappy.reason, message: unhappy.message });
+      this.set_({
+        type: this.set.happy,
+        status: unhappy.status,
+        reason: unhappy.reason,
+        message: unhappy.message,
+      });
     } else {
       this.set_({ type: this.set.happy, status: 'True' });
     }
@@ -178,6 +183,8 @@ export class ConditionManager {
     cond.lastTransitionTime = formatTime(this.now());
     const others = (this.status.conditions ?? []).filter((c) => c.type !== cond.type);
     // Sorted by type, as Knative does, so the order is stable for kubectl and for diffing.
-    this.status.conditions = [...others, cond].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+    this.status.conditions = [...others, cond].sort((a, b) =>
+      a.type < b.type ? -1 : a.type > b.type ? 1 : 0,
+    );
   }
 }

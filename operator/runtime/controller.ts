@@ -64,6 +64,9 @@ export class Controller {
   private queue?: WorkQueue;
   private workers: Promise<void>[] = [];
   private abort = new AbortController();
+  private stopping?: Promise<void>;
+  /** Cleared by stop(), so a start deferred behind a previous stop does not resurrect workers. */
+  private wanted = false;
   private readonly primaries: Informer<KubeObject>[] = [];
 
   constructor(private readonly options: ControllerOptions) {
@@ -117,7 +120,13 @@ export class Controller {
 
   /** Starts the workers and enqueues every cached primary object (level-triggered catch-up). */
   start(): void {
+    this.wanted = true;
     if (this.running) return;
+    if (this.stopping) {
+      // Old workers are still finishing (lease lost, then regained): keep one worker per key.
+      void this.stopping.then(() => this.wanted && this.start());
+      return;
+    }
     const metrics = this.options.metrics;
     const label = { controller: this.name };
     this.abort = new AbortController();
@@ -137,17 +146,23 @@ export class Controller {
    * past that their signal aborts. Resolves when every worker has returned.
    */
   async stop(graceMs = 30_000): Promise<void> {
+    this.wanted = false;
     const queue = this.queue;
-    if (!queue || queue.isShuttingDown) return;
+    if (!queue || queue.isShuttingDown) return this.stopping;
     queue.shutdown();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    await Promise.race([queue.drained(), deadline]);
-    clearTimeout(timer);
-    this.abort.abort();
-    await Promise.all(this.workers);
-    this.options.metrics?.queueDepth.set({ controller: this.name }, 0);
-    this.log.info({ abandoned: queue.inFlight }, 'controller stopped');
+    this.stopping = (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+      await Promise.race([queue.drained(), deadline]);
+      clearTimeout(timer);
+      const abandoned = queue.inFlight;
+      this.abort.abort();
+      await Promise.all(this.workers);
+      this.options.metrics?.queueDepth.set({ controller: this.name }, 0);
+      this.log.info({ abandoned }, 'controller stopped');
+    })();
+    await this.stopping;
+    this.stopping = undefined;
   }
 
   private async work(queue: WorkQueue): Promise<void> {
@@ -192,15 +207,24 @@ export class Controller {
     } else if (result === 'terminal') {
       queue.forget(key);
       metrics?.reconcileErrors.inc({ controller: this.name });
-      log.error({ durationMs, result, err: (err as Error).message }, 'reconcile failed terminally; not retrying');
+      log.error(
+        { durationMs, result, err: (err as Error).message },
+        'reconcile failed terminally; not retrying',
+      );
     } else {
       metrics?.reconcileErrors.inc({ controller: this.name });
       if (this.abort.signal.aborted) {
-        log.warn({ durationMs, result: 'aborted', err: (err as Error)?.message }, 'reconcile aborted by shutdown');
+        log.warn(
+          { durationMs, result: 'aborted', err: (err as Error)?.message },
+          'reconcile aborted by shutdown',
+        );
       } else {
         const delayMs = Math.round(queue.addRateLimited(key));
         metrics?.retries.inc({ controller: this.name });
-        log.warn({ durationMs, result, retries: retries + 1, delayMs, err: (err as Error)?.message ?? String(err) }, 'reconcile failed; retrying');
+        log.warn(
+          { durationMs, result, retries: retries + 1, delayMs, err: (err as Error)?.message ?? String(err) },
+          'reconcile failed; retrying',
+        );
       }
     }
     metrics?.reconcileDuration.observe({ controller: this.name, result }, durationMs / 1000);

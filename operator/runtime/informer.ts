@@ -88,7 +88,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.schema = options.schema ?? (kubeObjectSchema as unknown as z.ZodType<T>);
     this.backoff = new Backoff(options.backoff);
     this.resourceLabel = `${options.resource.plural}.${options.resource.apiVersion}`;
-    this.log = (options.logger ?? silentLogger()).child({ informer: this.resourceLabel, namespace: options.namespace });
+    this.log = (options.logger ?? silentLogger()).child({
+      informer: this.resourceLabel,
+      namespace: options.namespace,
+    });
   }
 
   /** The read-only cache. */
@@ -166,11 +169,15 @@ export class Informer<T extends KubeObject = KubeObject> {
         else await sleep(this.backoff.next(), signal);
       } catch (err) {
         if (signal.aborted) break;
-        if (isGone(err)) {
+        if (isGone(err) && !needList) {
           // Our resourceVersion was compacted away: only a fresh list can tell what we missed.
+          // (A 410 while listing, from an expired continue token, falls through to the backoff below.)
           this.stats.gone++;
           needList = true;
-          this.log.info({ resourceVersion: this.resourceVersion }, 'resourceVersion too old (410 Gone); relisting');
+          this.log.info(
+            { resourceVersion: this.resourceVersion },
+            'resourceVersion too old (410 Gone); relisting',
+          );
           this.options.metrics?.watchRestarts.inc({ resource: this.resourceLabel, cause: 'gone' });
           continue;
         }
@@ -180,7 +187,10 @@ export class Informer<T extends KubeObject = KubeObject> {
           resource: this.resourceLabel,
           cause: err instanceof ApiError && err.code === 429 ? 'throttled' : 'error',
         });
-        this.log.warn({ err: (err as Error).message, delayMs: Math.round(delay), needList }, 'list/watch failed; retrying');
+        this.log.warn(
+          { err: (err as Error).message, delayMs: Math.round(delay), needList },
+          'list/watch failed; retrying',
+        );
         await sleep(delay, signal);
       }
     }
@@ -195,7 +205,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     const path = resourcePath(rt, this.options.namespace);
     const items: T[] = [];
     let cont: string | undefined;
-    let rv = '';
+    let rv: string;
     do {
       const page = await this.client.request<{
         apiVersion?: string;
@@ -238,6 +248,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     const controller = new AbortController();
     const onOuterAbort = () => controller.abort();
     outer.addEventListener('abort', onOuterAbort, { once: true });
+    // stop() may have run between the list and here: an abort event that already fired is not replayed.
+    if (outer.aborted) controller.abort();
     let watchdogFired = false;
     const fire = () => {
       watchdogFired = true;
@@ -308,7 +320,8 @@ export class Informer<T extends KubeObject = KubeObject> {
       const old = this.cache.upsert(obj);
       if (!old) this.dispatch('onAdd', obj);
       // A replayed event for a state we already hold is not an update.
-      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.dispatch('onUpdate', old, obj);
+      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion)
+        this.dispatch('onUpdate', old, obj);
     }
     if (obj.metadata.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
   }

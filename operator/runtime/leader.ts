@@ -23,6 +23,8 @@ export interface LeaderElectionOptions {
   renewDeadlineMs?: number;
   /** Time between attempts to acquire or renew. Default 2 s. */
   retryPeriodMs?: number;
+  /** Release the lease when stopped while leading, so a successor need not wait for expiry. Default true. */
+  releaseOnCancel?: boolean;
   logger?: Logger;
   metrics?: RuntimeMetrics;
 }
@@ -75,10 +77,15 @@ export class LeaderElector {
     this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
-    if (this.renewDeadlineMs >= this.leaseDurationMs) throw new Error('renewDeadline must be shorter than leaseDuration');
-    if (this.retryPeriodMs >= this.renewDeadlineMs) throw new Error('retryPeriod must be shorter than renewDeadline');
+    if (this.renewDeadlineMs >= this.leaseDurationMs)
+      throw new Error('renewDeadline must be shorter than leaseDuration');
+    if (this.retryPeriodMs >= this.renewDeadlineMs)
+      throw new Error('retryPeriod must be shorter than renewDeadline');
     this.path = `/apis/coordination.k8s.io/v1/namespaces/${options.namespace}/leases/${options.name}`;
-    this.log = (options.logger ?? silentLogger()).child({ lease: `${options.namespace}/${options.name}`, identity: this.identity });
+    this.log = (options.logger ?? silentLogger()).child({
+      lease: `${options.namespace}/${options.name}`,
+      identity: this.identity,
+    });
   }
 
   /** True while this candidate believes it holds the lease. */
@@ -107,7 +114,7 @@ export class LeaderElector {
       leadership.abort();
       callbacks.onStoppedLeading();
       if (signal.aborted) {
-        await this.release();
+        if (this.options.releaseOnCancel ?? true) await this.release();
         break;
       }
       this.log.warn('lost the lease; stopped leading');
@@ -124,12 +131,21 @@ export class LeaderElector {
         timeoutMs: this.renewDeadlineMs,
         body: {
           ...lease,
-          spec: { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
+          spec: {
+            ...lease.spec,
+            holderIdentity: undefined,
+            leaseDurationSeconds: 1,
+            renewTime: now,
+            acquireTime: now,
+          },
         },
       });
       this.log.info('released the lease');
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not release the lease; successors wait for it to expire');
+      this.log.warn(
+        { err: (err as Error).message },
+        'could not release the lease; successors wait for it to expire',
+      );
     }
   }
 
@@ -184,12 +200,18 @@ export class LeaderElector {
       try {
         await this.client.request('POST', this.path.replace(/\/[^/]+$/, ''), {
           timeoutMs,
-          body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.options.name, namespace: this.options.namespace }, spec },
+          body: {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: { name: this.options.name, namespace: this.options.namespace },
+            spec,
+          },
         });
         this.observe(spec);
         return true;
       } catch (createErr) {
-        if (!isAlreadyExists(createErr)) this.log.debug({ err: (createErr as Error).message }, 'cannot create the lease');
+        if (!isAlreadyExists(createErr))
+          this.log.debug({ err: (createErr as Error).message }, 'cannot create the lease');
         return false;
       }
     }

@@ -27,9 +27,24 @@ export class RuntimeMetrics {
   constructor(options: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = options.registry ?? new Registry())];
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    this.queueDepth = new Gauge({ name: 'workqueue_depth', help: 'Keys waiting in the work queue', labelNames: ['controller'], registers });
-    this.queueAdds = new Counter({ name: 'workqueue_adds_total', help: 'Keys added to the work queue', labelNames: ['controller'], registers });
-    this.retries = new Counter({ name: 'workqueue_retries_total', help: 'Keys requeued with backoff after a failure', labelNames: ['controller'], registers });
+    this.queueDepth = new Gauge({
+      name: 'workqueue_depth',
+      help: 'Keys waiting in the work queue',
+      labelNames: ['controller'],
+      registers,
+    });
+    this.queueAdds = new Counter({
+      name: 'workqueue_adds_total',
+      help: 'Keys added to the work queue',
+      labelNames: ['controller'],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'workqueue_retries_total',
+      help: 'Keys requeued with backoff after a failure',
+      labelNames: ['controller'],
+      registers,
+    });
     this.reconcileDuration = new Histogram({
       name: 'reconcile_duration_seconds',
       help: 'Time spent in one reconcile',
@@ -37,10 +52,35 @@ export class RuntimeMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
-    this.reconcileErrors = new Counter({ name: 'reconcile_errors_total', help: 'Reconciles that failed', labelNames: ['controller'], registers });
-    this.watchRestarts = new Counter({ name: 'informer_watch_restarts_total', help: 'Watches re-opened', labelNames: ['resource', 'cause'], registers });
-    this.relists = new Counter({ name: 'informer_lists_total', help: 'Full lists by informers', labelNames: ['resource'], registers });
-    this.isLeader = new Gauge({ name: 'leader_election_is_leader', help: '1 while holding the lease', labelNames: ['lease'], registers });
-    this.eventsAggregated = new Counter({ name: 'events_aggregated_total', help: 'Events folded into an existing one or dropped', labelNames: ['outcome'], registers });
+    this.reconcileErrors = new Counter({
+      name: 'reconcile_errors_total',
+      help: 'Reconciles that failed',
+      labelNames: ['controller'],
+      registers,
+    });
+    this.watchRestarts = new Counter({
+      name: 'informer_watch_restarts_total',
+      help: 'Watches re-opened',
+      labelNames: ['resource', 'cause'],
+      registers,
+    });
+    this.relists = new Counter({
+      name: 'informer_lists_total',
+      help: 'Full lists by informers',
+      labelNames: ['resource'],
+      registers,
+    });
+    this.isLeader = new Gauge({
+      name: 'leader_election_is_leader',
+      help: '1 while holding the lease',
+      labelNames: ['lease'],
+      registers,
+    });
+    this.eventsAggregated = new Counter({
+      name: 'events_aggregated_total',
+      help: 'Events folded into an existing one or dropped',
+      labelNames: ['outcome'],
+      registers,
+    });
   }
 }

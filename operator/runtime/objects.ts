@@ -22,17 +22,18 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
+  generateName?: string;
+  creationTimestamp?: string;
   deletionTimestamp?: string;
   finalizers?: string[];
-  [field: string]: unknown;
+  managedFields?: unknown[];
 }
 
-/** Any Kubernetes object, as raw JSON. */
+/** Any Kubernetes object, as raw JSON (no index signature, so callers' own interfaces fit). */
 export interface KubeObject {
   apiVersion?: string;
   kind?: string;
   metadata: ObjectMeta;
-  [field: string]: unknown;
 }
 
 /** Validates the parts of an object the runtime depends on; everything else passes through. */
@@ -59,7 +60,12 @@ export interface ResourceType {
 }
 
 /** The REST path for a resource collection or one object (and optionally a subresource). */
-export function resourcePath(rt: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+export function resourcePath(
+  rt: ResourceType,
+  namespace?: string,
+  name?: string,
+  subresource?: string,
+): string {
   const prefix = rt.apiVersion.includes('/') ? `/apis/${rt.apiVersion}` : `/api/${rt.apiVersion}`;
   const ns = (rt.namespaced ?? true) && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
   let path = `${prefix}${ns}/${rt.plural}`;

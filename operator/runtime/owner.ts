@@ -11,7 +11,10 @@ export interface OwnerType {
 /** The controller owner reference of `obj` if it is of `owner`'s kind. */
 export function controllerOf(obj: KubeObject, owner: OwnerType): OwnerReference | undefined {
   return obj.metadata.ownerReferences?.find(
-    (ref) => ref.controller === true && ref.kind === owner.kind && groupOf(ref.apiVersion) === groupOf(owner.apiVersion),
+    (ref) =>
+      ref.controller === true &&
+      ref.kind === owner.kind &&
+      groupOf(ref.apiVersion) === groupOf(owner.apiVersion),
   );
 }
 
@@ -23,13 +26,20 @@ export function enqueueControllerOwner(owner: OwnerType): (obj: KubeObject) => R
   return (obj) => {
     const ref = controllerOf(obj, owner);
     if (!ref) return [];
-    return [obj.metadata.namespace ? { namespace: obj.metadata.namespace, name: ref.name } : { name: ref.name }];
+    return [
+      obj.metadata.namespace ? { namespace: obj.metadata.namespace, name: ref.name } : { name: ref.name },
+    ];
   };
 }
 
 /** A controller owner reference pointing at `owner`, for children the reconciler creates. */
-export function controllerReference(owner: KubeObject & { apiVersion: string; kind: string }): OwnerReference {
-  if (!owner.metadata.uid) throw new Error(`owner ${owner.metadata.name} has no uid (not read from the API server?)`);
+export function controllerReference(owner: {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; uid?: string };
+}): OwnerReference {
+  if (!owner.metadata.uid)
+    throw new Error(`owner ${owner.metadata.name} has no uid (not read from the API server?)`);
   return {
     apiVersion: owner.apiVersion,
     kind: owner.kind,

@@ -22,13 +22,16 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   }
   const ao = a as Record<string, unknown>;
   const bo = b as Record<string, unknown>;
-  const keys = new Set([...Object.keys(ao), ...Object.keys(bo)].filter((k) => ao[k] !== undefined || bo[k] !== undefined));
+  const keys = new Set(
+    [...Object.keys(ao), ...Object.keys(bo)].filter((k) => ao[k] !== undefined || bo[k] !== undefined),
+  );
   return [...keys].every((k) => deepEqual(ao[k], bo[k]));
 }
 
 /** The RFC 7386 merge patch turning `from` into `to` (removed keys become null; arrays are replaced). */
 export function mergePatch(from: unknown, to: unknown): unknown {
-  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isObj = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
   if (!isObj(from) || !isObj(to)) return to;
   const patch: Record<string, unknown> = {};
   for (const k of Object.keys(from)) if (from[k] !== undefined && to[k] === undefined) patch[k] = null;

@@ -3,6 +3,7 @@
 // schema (an older CRD, a status-less edit, a bug) ends as a clear False condition, never a crash.
 import { z } from 'zod';
 import { DEFAULT_INTERVAL, IntervalSchema } from '../../adapter/api.js';
+import type { Condition } from '../runtime/conditions.js';
 import type { ResourceType } from '../runtime/objects.js';
 
 /** API group of SampleSource. */
@@ -60,9 +61,17 @@ export const DestinationSchema = z
     if (!dest.ref && dest.uri === undefined) {
       ctx.addIssue({ code: 'custom', message: 'expected at least one of ref and uri' });
     } else if (!dest.ref && dest.uri !== undefined && !isHttpUrl(dest.uri)) {
-      ctx.addIssue({ code: 'custom', path: ['uri'], message: `uri ${JSON.stringify(dest.uri)} must be an absolute http(s) URL when ref is absent` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['uri'],
+        message: `uri ${JSON.stringify(dest.uri)} must be an absolute http(s) URL when ref is absent`,
+      });
     } else if (dest.ref && dest.uri !== undefined && HAS_SCHEME.test(dest.uri)) {
-      ctx.addIssue({ code: 'custom', path: ['uri'], message: `uri ${JSON.stringify(dest.uri)} must be relative when ref is set (it is resolved against the ref's address)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['uri'],
+        message: `uri ${JSON.stringify(dest.uri)} must be relative when ref is set (it is resolved against the ref's address)`,
+      });
     }
   });
 export type Destination = z.infer<typeof DestinationSchema>;
@@ -70,7 +79,18 @@ export type Destination = z.infer<typeof DestinationSchema>;
 /** CloudEvent attributes the adapter adds to every event (Knative CloudEventOverrides). */
 export const CloudEventOverridesSchema = z.object({
   extensions: z
-    .record(z.string().regex(CE_EXTENSION_NAME, 'extension names are 1-20 lowercase letters or digits'), z.string())
+    .record(z.string(), z.string())
+    .superRefine((extensions, ctx) => {
+      for (const name of Object.keys(extensions)) {
+        if (!CE_EXTENSION_NAME.test(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: `extension name ${JSON.stringify(name)} must be 1-20 lowercase letters or digits`,
+          });
+        }
+      }
+    })
     .optional(),
 });
 export type CloudEventOverrides = z.infer<typeof CloudEventOverridesSchema>;
@@ -81,21 +101,17 @@ export const SampleSourceSpecSchema = z.object({
   paused: z.boolean().default(false),
   sink: DestinationSchema,
   ceOverrides: CloudEventOverridesSchema.optional(),
-  serviceAccountName: z.string().max(253).regex(DNS_SUBDOMAIN, 'must be a DNS subdomain (a ServiceAccount name)').optional(),
+  serviceAccountName: z
+    .string()
+    .max(253)
+    .regex(DNS_SUBDOMAIN, 'must be a DNS subdomain (a ServiceAccount name)')
+    .optional(),
   replicas: z.number().int().min(1).max(MAX_REPLICAS).default(DEFAULT_REPLICAS),
 });
 export type SampleSourceSpec = z.infer<typeof SampleSourceSpecSchema>;
 
-/** A Knative condition: like metav1.Condition but with severity and without observedGeneration. */
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  /** Absent (or "") means Error: the condition counts towards Ready. */
-  severity?: '' | 'Warning' | 'Info';
-  lastTransitionTime?: string;
-  reason?: string;
-  message?: string;
-}
+/** A Knative condition (type, status, severity, lastTransitionTime, reason, message). */
+export type { Condition } from '../runtime/conditions.js';
 
 /** The CloudEvent types and source a SampleSource emits (Knative SourceStatus.ceAttributes). */
 export interface CloudEventAttributes {
@@ -170,15 +186,21 @@ function formatPath(prefix: string, path: readonly PropertyKey[]): string {
  */
 export function parseSampleSource(raw: unknown): ParsedSampleSource {
   const obj = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-  const meta = SampleSourceMetaSchema.safeParse(obj.metadata);
+  const meta = SampleSourceMetaSchema.safeParse(obj.metadata, { reportInput: true });
   if (!meta.success) {
     return {
       ok: false,
-      errors: meta.error.issues.map((i) => ({ path: formatPath('metadata', i.path), message: i.message, area: 'deployment' })),
+      errors: meta.error.issues.map((i) => ({
+        path: formatPath('metadata', i.path),
+        message: i.message,
+        area: 'deployment',
+      })),
     };
   }
-  const status = (typeof obj.status === 'object' && obj.status !== null ? obj.status : undefined) as SampleSourceStatus | undefined;
-  const spec = SampleSourceSpecSchema.safeParse(obj.spec ?? {});
+  const status = (typeof obj.status === 'object' && obj.status !== null ? obj.status : undefined) as
+    SampleSourceStatus | undefined;
+  // reportInput: tells an absent field ("required") from a wrong one.
+  const spec = SampleSourceSpecSchema.safeParse(obj.spec ?? {}, { reportInput: true });
   if (!spec.success) {
     const errors = spec.error.issues.map((i) => ({
       path: formatPath('spec', i.path),
@@ -189,7 +211,13 @@ export function parseSampleSource(raw: unknown): ParsedSampleSource {
   }
   return {
     ok: true,
-    source: { apiVersion: API_VERSION, kind: KIND, metadata: meta.data, spec: spec.data, ...(status ? { status } : {}) },
+    source: {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: meta.data,
+      spec: spec.data,
+      ...(status ? { status } : {}),
+    },
   };
 }
 

@@ -37,13 +37,19 @@ export interface SampleSourceController {
 const owner = { apiVersion: API_VERSION, kind: KIND };
 
 /** Registers informers and the controller on `manager`. */
-export function setupSampleSourceController(manager: Manager, options: SampleSourceControllerOptions): SampleSourceController {
+export function setupSampleSourceController(
+  manager: Manager,
+  options: SampleSourceControllerOptions,
+): SampleSourceController {
   const sources = manager.informer({ resource: SAMPLESOURCE_RESOURCE });
   const deployments = manager.informer({
     resource: { apiVersion: 'apps/v1', plural: 'deployments', kind: 'Deployment' },
     labelSelector: ADAPTER_POD_SELECTOR,
   });
-  const pods = manager.informer({ resource: { apiVersion: 'v1', plural: 'pods', kind: 'Pod' }, labelSelector: ADAPTER_POD_SELECTOR });
+  const pods = manager.informer({
+    resource: { apiVersion: 'v1', plural: 'pods', kind: 'Pod' },
+    labelSelector: ADAPTER_POD_SELECTOR,
+  });
   const secrets = manager.informer({
     resource: { apiVersion: 'v1', plural: 'secrets', kind: 'Secret' },
     labelSelector: ADAPTER_POD_SELECTOR,
@@ -90,8 +96,14 @@ export function setupSampleSourceController(manager: Manager, options: SampleSou
     sources.lister
       .list(svc.metadata.namespace)
       .filter((s) => {
-        const ref = (s as { spec?: { sink?: { ref?: { kind?: string; name?: string; namespace?: string } } } }).spec?.sink?.ref;
-        return ref?.kind === 'Service' && ref.name === svc.metadata.name && (ref.namespace ?? s.metadata.namespace) === svc.metadata.namespace;
+        const ref = (
+          s as { spec?: { sink?: { ref?: { kind?: string; name?: string; namespace?: string } } } }
+        ).spec?.sink?.ref;
+        return (
+          ref?.kind === 'Service' &&
+          ref.name === svc.metadata.name &&
+          (ref.namespace ?? s.metadata.namespace) === svc.metadata.namespace
+        );
       })
       .map((s) => objectKey(s)),
   );

@@ -52,7 +52,10 @@ export class OperatorPki {
       throw err;
     });
     if (!secret) {
-      const fresh = await createCertificateAuthority({ commonName: 'samplesource-operator-ca', validityHours: 24 * 365 });
+      const fresh = await createCertificateAuthority({
+        commonName: 'samplesource-operator-ca',
+        validityHours: 24 * 365,
+      });
       try {
         secret = await client.request<CaSecret>('POST', `/api/v1/namespaces/${options.namespace}/secrets`, {
           body: {
@@ -62,7 +65,10 @@ export class OperatorPki {
             metadata: {
               name,
               namespace: options.namespace,
-              labels: { 'app.kubernetes.io/name': 'samplesource-operator', 'app.kubernetes.io/component': 'ca' },
+              labels: {
+                'app.kubernetes.io/name': 'samplesource-operator',
+                'app.kubernetes.io/component': 'ca',
+              },
             },
             data: {
               'ca.crt': Buffer.from(fresh.certPem).toString('base64'),
@@ -123,7 +129,10 @@ export class OperatorPki {
     clearTimeout(this.renewTimer);
     this.renewTimer = setTimeout(() => {
       this.renewOperatorCertificate().catch((err: unknown) => {
-        this.options.logger.error({ err: (err as Error).message }, 'operator certificate renewal failed; retrying in 60 s');
+        this.options.logger.error(
+          { err: (err as Error).message },
+          'operator certificate renewal failed; retrying in 60 s',
+        );
         this.scheduleRenewal(60_000);
       });
     }, delayMs);

@@ -103,11 +103,15 @@ async function ensureCertSecret(deps: SampleSourceReconcilerDeps, source: Sample
   );
 }
 
-async function applyDeployment(deps: SampleSourceReconcilerDeps, action: NonNullable<ReturnType<typeof planReconcile>['deployment']>) {
+async function applyDeployment(
+  deps: SampleSourceReconcilerDeps,
+  action: NonNullable<ReturnType<typeof planReconcile>['deployment']>,
+) {
   const d = action.deployment as V1Deployment;
   const base = `/apis/apps/v1/namespaces/${d.metadata!.namespace}/deployments`;
   if (action.action === 'create') await deps.client.request('POST', base, { body: d });
-  else if (action.action === 'update') await deps.client.request('PUT', `${base}/${d.metadata!.name}`, { body: d });
+  else if (action.action === 'update')
+    await deps.client.request('PUT', `${base}/${d.metadata!.name}`, { body: d });
 }
 
 /** Builds the reconciler function for SampleSources. */
@@ -129,7 +133,9 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
       const pods = readyAdapterPods(deps.pods, source);
       deps.sessions.sync(key, source.metadata.namespace, source.metadata.name, pods);
       const sinkLookup = await lookupSink(deps.client, source);
-      const deployment = deps.deployments.get(`${source.metadata.namespace}/${adapterDeploymentName(source)}`);
+      const deployment = deps.deployments.get(
+        `${source.metadata.namespace}/${adapterDeploymentName(source)}`,
+      );
       world = {
         ...(sinkLookup ? { sinkLookup } : {}),
         ...(deployment ? { deployment: deployment as unknown as V1Deployment } : {}),
@@ -145,7 +151,8 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
     if (plan.deployment) await applyDeployment(deps, plan.deployment);
     if (plan.adapterState) {
       for (const pod of plan.sendTo) deps.sessions.send(key, pod, plan.adapterState);
-      if (plan.sendTo.length > 0) ctx.log.info({ pods: plan.sendTo, state: plan.adapterState }, 'sent desired state');
+      if (plan.sendTo.length > 0)
+        ctx.log.info({ pods: plan.sendTo, state: plan.adapterState }, 'sent desired state');
     }
     for (const e of plan.events) deps.recorder.event(raw, e.type, e.reason, e.message);
 

@@ -45,7 +45,13 @@ interface PodSession {
   pod: AdapterPod;
   client: ControlClient;
   /** The last ApplyState sent and its outcome. */
-  lastSent?: { commandId: string; generation: number; state: PodReport['state']; reason?: string; message?: string };
+  lastSent?: {
+    commandId: string;
+    generation: number;
+    state: PodReport['state'];
+    reason?: string;
+    message?: string;
+  };
   adapterState?: AdapterState;
 }
 
@@ -98,7 +104,8 @@ export class AdapterSessions {
   /** The adapters' own last reported state, by pod name. */
   adapterStates(sourceKey: string): Map<string, AdapterState> {
     const out = new Map<string, AdapterState>();
-    for (const [podName, s] of this.sessions.get(sourceKey) ?? []) if (s.adapterState) out.set(podName, s.adapterState);
+    for (const [podName, s] of this.sessions.get(sourceKey) ?? [])
+      if (s.adapterState) out.set(podName, s.adapterState);
     return out;
   }
 
@@ -113,17 +120,19 @@ export class AdapterSessions {
     // a resend by a restarted operator (whose old session is gone) still gets a result of its own.
     const commandId = `${session.pod.uid}/g${state.generation}/${newCommandId().slice(0, 8)}`;
     session.lastSent = { commandId, generation: state.generation, state: 'pending' };
-    session.client.sendAndWaitForAck(OP_APPLY_STATE, state, { id: commandId, timeoutMs: 0 }).catch((err: unknown) => {
-      if (session.lastSent?.commandId !== commandId) return;
-      const rejected = err instanceof CommandRejectedError;
-      session.lastSent = {
-        ...session.lastSent,
-        state: 'failed',
-        reason: rejected ? `Rejected${err.code ? `:${err.code}` : ''}` : 'SendFailed',
-        message: (err as Error).message,
-      };
-      this.options.onChange(sourceKey);
-    });
+    session.client
+      .sendAndWaitForAck(OP_APPLY_STATE, state, { id: commandId, timeoutMs: 0 })
+      .catch((err: unknown) => {
+        if (session.lastSent?.commandId !== commandId) return;
+        const rejected = err instanceof CommandRejectedError;
+        session.lastSent = {
+          ...session.lastSent,
+          state: 'failed',
+          reason: rejected ? `Rejected${err.code ? `:${err.code}` : ''}` : 'SendFailed',
+          message: (err as Error).message,
+        };
+        this.options.onChange(sourceKey);
+      });
   }
 
   /** Closes every session of a source (it was deleted, or this replica stopped leading). */
@@ -196,7 +205,10 @@ export class AdapterSessions {
     // An adapter that restarted has forgotten what it applied: what we believed applied must be sent again.
     const last = session.lastSent;
     if (last?.state === 'succeeded' && parsed.data.generation < last.generation) {
-      log.info({ applied: parsed.data.generation, expected: last.generation }, 'adapter lost its state; resending');
+      log.info(
+        { applied: parsed.data.generation, expected: last.generation },
+        'adapter lost its state; resending',
+      );
       session.lastSent = undefined;
     }
     const configChanged =

@@ -1,0 +1,423 @@
+// The control-plane end (operator): dials one server, keeps one session for its whole life, and
+// reconnects forever (exponential backoff with jitter and a cap) until closed. Commands queued while
+// disconnected, and everything unacked, go out in order when the next stream opens.
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { backoffDelay } from './backoff.js';
+import type { BackoffOptions } from './backoff.js';
+import { ProtocolMismatchError, errorMessage } from './errors.js';
+import { keepaliveOptions } from './keepalive.js';
+import type { KeepaliveOptions } from './keepalive.js';
+import { Link } from './link.js';
+import { controlMetrics } from './metrics.js';
+import type { ControlMetrics } from './metrics.js';
+import { Session, resolveLimits } from './session.js';
+import type { InboundReliable, Limits, ReliableOutcome, ResolvedLimits, SessionStats } from './session.js';
+import { clientCredentials, describeCert, readTls } from './tls.js';
+import type { TlsSource } from './tls.js';
+import { CAPABILITIES, ControlGrpcClient, checkHello, helloFrame, parseFrame } from './wire.js';
+import type { Envelope, Envelope__Output, NotificationValue } from './wire.js';
+
+/** Connection state of a client. */
+export type ClientState = 'connecting' | 'ready' | 'disconnected' | 'closed';
+
+/** Options of a ControlClient. */
+export interface ControlClientOptions {
+  /** host:port of the server (an adapter pod IP). */
+  target: string;
+  /** Re-read on every connection attempt, so rotated certificates are used by the next stream. */
+  tls: TlsSource;
+  /** Our identity (SAN URI in our certificate), sent in the hello. */
+  identity: string;
+  /** SAN URI the server's certificate must carry. */
+  expectedServerIdentity: string;
+  /** Default: a silent pino logger. */
+  logger?: Logger;
+  /** prom-client registry for control_* metrics. Default none. */
+  metrics?: Registry;
+  limits?: Limits;
+  backoff?: BackoffOptions;
+  /** When the outbox is full: wait for room (default) or fail fast with OutboxFullError. */
+  onFull?: 'wait' | 'fail';
+  keepalive?: KeepaliveOptions;
+  /** Offered capabilities. Default CAPABILITIES. */
+  capabilities?: string[];
+  /** Capabilities the server must offer. Default none. */
+  requiredCapabilities?: string[];
+  /** Default ack timeout of sendAndWaitForAck. Default 30 s. */
+  defaultTimeoutMs?: number;
+  /** Time the server has to answer our hello. Default 10 s. */
+  helloTimeoutMs?: number;
+  /** Session id; default a random UUID, kept across reconnects. */
+  sessionId?: string;
+}
+
+/** Options of one send. */
+export interface SendAndWaitOptions {
+  /** Stable command id; default a random UUID. Pass your own to mark the command pending before it is sent. */
+  id?: string;
+  signal?: AbortSignal;
+  /** Default the client's defaultTimeoutMs (30 s); 0 waits forever. */
+  timeoutMs?: number;
+  /** Overrides the client's onFull for this send. */
+  onFull?: 'wait' | 'fail';
+}
+
+/** What a successful send resolves to. */
+export interface Ack {
+  commandId: string;
+}
+
+/** An async command's result as the control plane sees it. */
+export interface CommandResult {
+  commandId: string;
+  opcode: string;
+  succeeded: boolean;
+  reason?: string;
+  message?: string;
+  detail?: unknown;
+}
+
+/** A notification from the server (decoded from its CloudEvent). */
+export interface Notification {
+  type: string;
+  data: unknown;
+  time: Date;
+  id: string;
+  source: string;
+}
+
+// Statuses by which a server refuses a stream (as opposed to a transport failure).
+const REFUSALS = new Set<number>([
+  grpc.status.FAILED_PRECONDITION,
+  grpc.status.PERMISSION_DENIED,
+  grpc.status.INVALID_ARGUMENT,
+  grpc.status.RESOURCE_EXHAUSTED,
+]);
+
+/** A fresh command id (UUID v4). */
+export function newCommandId(): string {
+  return randomUUID();
+}
+
+/** gRPC client for the control protocol. */
+export class ControlClient {
+  readonly sessionId: string;
+  private readonly logger: Logger;
+  private readonly metrics: ControlMetrics;
+  private readonly limits: ResolvedLimits;
+  private readonly session: Session;
+  private readonly resultCallbacks: Array<(r: CommandResult) => void> = [];
+  private readonly notificationCallbacks: Array<(n: Notification) => void> = [];
+  private readonly stateCallbacks: Array<(s: ClientState, detail?: string) => void> = [];
+  private currentState: ClientState = 'disconnected';
+  private started = false;
+  private closed = false;
+  private grpcClient: grpc.Client | null = null;
+  private call: grpc.ClientDuplexStream<Envelope, Envelope__Output> | null = null;
+  private wake: (() => void) | null = null;
+  private runLoop: Promise<void> | null = null;
+  private lastError = '';
+
+  constructor(private readonly options: ControlClientOptions) {
+    this.sessionId = options.sessionId ?? randomUUID();
+    this.logger = (options.logger ?? pino({ level: 'silent' })).child({
+      component: 'control-client',
+      session: this.sessionId,
+      target: options.target,
+    });
+    this.metrics = controlMetrics(options.metrics, 'client');
+    this.limits = resolveLimits(options.limits);
+    this.session = new Session({
+      id: this.sessionId,
+      limits: this.limits,
+      logger: this.logger,
+      metrics: this.metrics,
+      onReliable: (frame) => this.onReliable(frame),
+      onNotification: (n) => this.onNotificationFrame(n),
+    });
+  }
+
+  /** Current connection state. */
+  get state(): ClientState {
+    return this.currentState;
+  }
+
+  /** Last connection error text ('' when none), for status messages. */
+  get lastConnectionError(): string {
+    return this.lastError;
+  }
+
+  /** Starts connecting (and reconnecting until close). Idempotent. */
+  start(): this {
+    if (this.started || this.closed) return this;
+    this.started = true;
+    this.runLoop = this.run();
+    return this;
+  }
+
+  /**
+   * Sends a command and resolves when the server acks it. Rejects with CommandRejectedError (error ack), TimeoutError
+   * (the command stays queued), AbortError (dropped), OutboxFullError, MessageTooLargeError or ClosedError.
+   * Works before the stream is up: the command waits in the outbox.
+   */
+  async sendAndWaitForAck(opcode: string, payload: unknown, options: SendAndWaitOptions = {}): Promise<Ack> {
+    const id = options.id ?? randomUUID();
+    const bytes = Buffer.from(JSON.stringify(payload ?? null));
+    await this.session.sendReliable(
+      id,
+      { command: { id, opcode, payload: bytes } },
+      {
+        signal: options.signal,
+        timeoutMs: options.timeoutMs ?? this.options.defaultTimeoutMs ?? 30_000,
+        onFull: options.onFull ?? this.options.onFull ?? 'wait',
+      },
+    );
+    return { commandId: id };
+  }
+
+  /** Calls `cb` for every async command result (each result once, even if the server resends it). */
+  onResult(cb: (r: CommandResult) => void): this {
+    this.resultCallbacks.push(cb);
+    return this;
+  }
+
+  /** Calls `cb` for every notification. */
+  onNotification(cb: (n: Notification) => void): this {
+    this.notificationCallbacks.push(cb);
+    return this;
+  }
+
+  /** Calls `cb(state, detail)` on every state change; detail explains a disconnect. */
+  onStateChange(cb: (s: ClientState, detail?: string) => void): this {
+    this.stateCallbacks.push(cb);
+    return this;
+  }
+
+  /** Bounded counters of the session (outbox, in flight, dedup window...). */
+  stats(): SessionStats {
+    return this.session.stats();
+  }
+
+  /** Stops reconnecting, ends the stream and fails pending sends with ClosedError. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake?.();
+    this.call?.end();
+    this.call?.cancel();
+    this.session.close('client closed');
+    this.grpcClient?.close();
+    await this.runLoop;
+    this.setState('closed');
+  }
+
+  private setState(s: ClientState, detail?: string): void {
+    if (this.currentState === s) return;
+    this.currentState = s;
+    for (const cb of this.stateCallbacks) {
+      try {
+        cb(s, detail);
+      } catch (err) {
+        this.logger.error({ err: errorMessage(err) }, 'state callback threw');
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    let everReady = false;
+    while (!this.closed) {
+      this.setState('connecting');
+      const wasReady = await this.connectOnce();
+      if (this.closed) break;
+      if (wasReady) {
+        attempt = 0;
+        everReady = true;
+      }
+      this.setState('disconnected', this.lastError);
+      const delay = backoffDelay(attempt++, this.options.backoff);
+      this.logger.info(
+        { delayMs: Math.round(delay), attempt, reason: this.lastError },
+        'reconnecting after backoff',
+      );
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+      if (everReady && !this.closed) this.metrics.reconnects.inc();
+    }
+  }
+
+  /** One stream, from dial to end. Resolves true if it got as far as a successful hello. */
+  private connectOnce(): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      let creds: grpc.ChannelCredentials;
+      try {
+        const material = readTls(this.options.tls);
+        creds = clientCredentials(material, this.options.expectedServerIdentity, (found) => {
+          this.metrics.refused.inc();
+          this.logger.error(
+            { expected: this.options.expectedServerIdentity, found },
+            'refused server: certificate lacks the expected identity',
+          );
+        });
+        this.logger.debug({ cert: describeCert(material.cert) }, 'dialling');
+      } catch (err) {
+        this.lastError = `TLS material unusable: ${errorMessage(err)}`;
+        this.logger.error({ err: errorMessage(err) }, 'cannot read TLS material');
+        resolve(false);
+        return;
+      }
+      const client = new ControlGrpcClient(this.options.target, creds, {
+        'grpc.max_receive_message_length': this.limits.maxMessageBytes,
+        'grpc.max_send_message_length': this.limits.maxMessageBytes,
+        // We own reconnection and its backoff; one channel per stream keeps grpc-js from retrying underneath.
+        'grpc.enable_retries': 0,
+        'grpc.use_local_subchannel_pool': 1,
+        ...keepaliveOptions(this.options.keepalive, 'client'),
+      });
+      this.grpcClient = client;
+      const call = client.Connect();
+      this.call = call;
+      let link: Link | null = null;
+      let ready = false;
+      let finished = false;
+      const helloTimer = setTimeout(() => {
+        this.lastError = 'server did not answer the hello in time';
+        call.cancel();
+      }, this.options.helloTimeoutMs ?? 10_000);
+      const finish = (why: string): void => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(helloTimer);
+        if (link) this.session.detach(link);
+        this.lastError = this.lastError || why;
+        if (ready) this.logger.warn({ reason: why }, 'stream lost');
+        else this.logger.warn({ reason: this.lastError }, 'connection attempt failed');
+        call.cancel();
+        client.close();
+        if (this.call === call) this.call = null;
+        if (this.grpcClient === client) this.grpcClient = null;
+        resolve(ready);
+      };
+      call.on('data', (envelope: Envelope__Output) => {
+        if (finished) return;
+        if (ready) {
+          this.session.receive(envelope);
+          return;
+        }
+        const first = parseFrame(envelope.frames[0]);
+        if (!first.ok || first.frame.kind !== 'hello') {
+          this.lastError = 'server did not start with a valid hello';
+          this.metrics.refused.inc();
+          this.logger.error(
+            { reason: first.ok ? first.frame.kind : first.reason },
+            'refused server: first frame is not a hello',
+          );
+          finish(this.lastError);
+          return;
+        }
+        const hello = first.frame.hello;
+        const mismatch = checkHello(
+          hello,
+          this.options.capabilities ?? CAPABILITIES,
+          this.options.requiredCapabilities ?? [],
+        );
+        if (mismatch) {
+          this.lastError = new ProtocolMismatchError(mismatch).message;
+          this.metrics.refused.inc();
+          this.logger.error({ server: hello.identity }, `refused server: ${mismatch}`);
+          finish(this.lastError);
+          return;
+        }
+        clearTimeout(helloTimer);
+        ready = true;
+        this.lastError = '';
+        link = new Link(call, this.limits.maxMessageBytes - 256, Math.max(256, this.limits.maxOutbox * 4));
+        this.session.attach(link);
+        this.logger.info({ server: hello.identity, resumed: hello.resumed }, 'stream ready');
+        this.setState('ready');
+        const rest = envelope.frames.slice(1);
+        if (rest.length > 0) this.session.receive({ frames: rest });
+      });
+      call.on('error', (err: grpc.ServiceError) => {
+        // The server's refusal text (identity, version, capability) arrives here as the status details.
+        this.lastError = `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`;
+        if (REFUSALS.has(err.code))
+          this.logger.error({ code: grpc.status[err.code] }, `refused by server: ${err.details}`);
+        finish(this.lastError);
+      });
+      call.on('end', () => finish('server ended the stream'));
+      call.on('close', () => finish('stream closed'));
+      call.write({
+        frames: [
+          helloFrame({
+            capabilities: this.options.capabilities ?? [...CAPABILITIES],
+            requiredCapabilities: this.options.requiredCapabilities ?? [],
+            identity: this.options.identity,
+            sessionId: this.sessionId,
+            resumed: false,
+          }),
+        ],
+      });
+    });
+  }
+
+  private onReliable(frame: InboundReliable): ReliableOutcome {
+    if (frame.kind !== 'result')
+      return { code: 'Unimplemented', message: 'a client accepts async results only' };
+    const r = frame.result;
+    let detail: unknown;
+    if (r.detail.length > 0) {
+      try {
+        detail = JSON.parse(
+          Buffer.from(r.detail.buffer, r.detail.byteOffset, r.detail.length).toString('utf8'),
+        );
+      } catch (err) {
+        return { code: 'InvalidArgument', message: `result detail is not JSON: ${errorMessage(err)}` };
+      }
+    }
+    const result: CommandResult = { commandId: r.commandId, opcode: r.opcode, succeeded: r.succeeded };
+    if (r.reason) result.reason = r.reason;
+    if (r.message) result.message = r.message;
+    if (detail !== undefined) result.detail = detail;
+    for (const cb of this.resultCallbacks) {
+      try {
+        cb(result);
+      } catch (err) {
+        this.logger.error({ err: errorMessage(err), commandId: r.commandId }, 'result callback threw');
+      }
+    }
+    return null;
+  }
+
+  private onNotificationFrame(n: NotificationValue): void {
+    const e = n.event;
+    let data: unknown = null;
+    if (e.textData !== undefined) {
+      try {
+        data = JSON.parse(e.textData);
+      } catch {
+        data = e.textData;
+      }
+    }
+    const ts = e.attributes['time']?.ceTimestamp;
+    const time = ts ? new Date(Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6)) : new Date();
+    const notification: Notification = { type: e.type, data, time, id: e.id, source: e.source };
+    for (const cb of this.notificationCallbacks) {
+      try {
+        cb(notification);
+      } catch (err) {
+        this.logger.error({ err: errorMessage(err) }, 'notification callback threw');
+      }
+    }
+  }
+}

@@ -1,0 +1,20 @@
+// The controller runtime: informers, work queue, controllers, leader election, events,
+// conditions, status helpers, health and metrics. Knows nothing of any particular resource.
+export * from './client.js';
+export * from './objects.js';
+export * from './cache.js';
+export * from './backoff.js';
+export * from './informer.js';
+export * from './rate-limiter.js';
+export * from './workqueue.js';
+export * from './predicates.js';
+export * from './owner.js';
+export * from './controller.js';
+export * from './leader.js';
+export * from './events.js';
+export * from './conditions.js';
+export * from './status.js';
+export * from './metrics.js';
+export * from './health.js';
+export * from './manager.js';
+export * from './logger.js';

@@ -1,0 +1,187 @@
+// The manager owns the lifecycle: shared informers (caches warm on every replica), the probe
+// and metrics server, leader election (only the leader runs controllers), and a graceful
+// shutdown on SIGTERM: stop taking work, let in-flight reconciles finish within a deadline,
+// then release the lease so a successor starts at once.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { clientFromKubeConfig, type KubeClient } from './client.js';
+import { Informer, type InformerOptions } from './informer.js';
+import { Controller, type ControllerOptions } from './controller.js';
+import { LeaderElector, type LeaderElectionOptions } from './leader.js';
+import { EventRecorder, type EventRecorderOptions } from './events.js';
+import { HealthServer } from './health.js';
+import { RuntimeMetrics } from './metrics.js';
+import { defaultLogger, type Logger } from './logger.js';
+import type { KubeObject } from './objects.js';
+
+/** Options of {@link Manager}. */
+export interface ManagerOptions {
+  /** Credentials; or pass `client`. */
+  kubeConfig?: KubeConfig;
+  client?: KubeClient;
+  /** Default: pino at LOG_LEVEL. */
+  logger?: Logger;
+  /** Default: a fresh registry with Node's default metrics. */
+  metrics?: RuntimeMetrics;
+  /** Lease to campaign for; `false` (the default) runs controllers without election. */
+  leaderElection?: Omit<LeaderElectionOptions, 'logger' | 'metrics'> | false;
+  /** Probe/metrics server; `false` disables it. Default port 8081 on 0.0.0.0. */
+  health?: { port?: number; host?: string } | false;
+  /** How long in-flight reconciles may run after shutdown starts. Default 30 s. */
+  gracefulShutdownMs?: number;
+}
+
+/** Runs informers, controllers, leader election and the health server together. */
+export class Manager {
+  readonly client: KubeClient;
+  readonly log: Logger;
+  readonly metrics: RuntimeMetrics;
+  readonly elector?: LeaderElector;
+  private readonly informers = new Map<string, Informer<KubeObject>>();
+  private readonly controllers: Controller[] = [];
+  private readonly recorders: EventRecorder[] = [];
+  private health?: HealthServer;
+  private electionAbort = new AbortController();
+  private election?: Promise<void>;
+  private started = false;
+  private stopping?: Promise<void>;
+  private healthPort?: number;
+
+  constructor(private readonly options: ManagerOptions) {
+    if (options.client) this.client = options.client;
+    else if (options.kubeConfig) this.client = clientFromKubeConfig(options.kubeConfig);
+    else throw new Error('Manager needs a kubeConfig or a client');
+    this.log = options.logger ?? defaultLogger();
+    this.metrics = options.metrics ?? new RuntimeMetrics({ defaultMetrics: true });
+    if (options.leaderElection) {
+      this.elector = new LeaderElector(this.client, {
+        ...options.leaderElection,
+        logger: this.log,
+        metrics: this.metrics,
+      });
+    }
+  }
+
+  /** A shared informer: one per resource, namespace and selectors, however often it is asked for. */
+  informer<T extends KubeObject = KubeObject>(
+    options: Omit<InformerOptions<T>, 'logger' | 'metrics'>,
+  ): Informer<T> {
+    const r = options.resource;
+    const key = [
+      r.apiVersion,
+      r.plural,
+      options.namespace,
+      options.labelSelector,
+      options.fieldSelector,
+    ].join('|');
+    let informer = this.informers.get(key);
+    if (!informer) {
+      informer = new Informer<T>(this.client, {
+        ...options,
+        logger: this.log,
+        metrics: this.metrics,
+      }) as unknown as Informer<KubeObject>;
+      this.informers.set(key, informer);
+      if (this.started) informer.start();
+    }
+    return informer as unknown as Informer<T>;
+  }
+
+  /** A controller whose workers run only while this instance leads. Wire it with for/owns/watches. */
+  controller(options: Omit<ControllerOptions, 'logger' | 'metrics'>): Controller {
+    const controller = new Controller({ ...options, logger: this.log, metrics: this.metrics });
+    this.controllers.push(controller);
+    return controller;
+  }
+
+  /** An event recorder sharing the manager's client, logger and metrics. */
+  eventRecorder(options: Omit<EventRecorderOptions, 'logger' | 'metrics'>): EventRecorder {
+    const recorder = new EventRecorder(this.client, { ...options, logger: this.log, metrics: this.metrics });
+    this.recorders.push(recorder);
+    return recorder;
+  }
+
+  /** True once every informer has listed. */
+  cachesSynced(): boolean {
+    return [...this.informers.values()].every((i) => i.hasSynced());
+  }
+
+  /** True while this instance's controllers run (always, without leader election, once started). */
+  isLeader(): boolean {
+    return this.elector ? this.elector.isLeader() : this.started && !this.stopping;
+  }
+
+  /** The port of the health server, once started. */
+  get port(): number | undefined {
+    return this.healthPort;
+  }
+
+  /**
+   * Starts informers and the health server, waits for the caches, then campaigns for the lease
+   * (or starts the controllers). Resolves once caches are synced.
+   */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    for (const informer of this.informers.values()) informer.start();
+    if (this.options.health !== false) {
+      this.health = new HealthServer({
+        ...(this.options.health ?? {}),
+        registry: this.metrics.registry,
+        healthy: () => (this.stopping ? 'shutting down' : undefined),
+        ready: () => (this.cachesSynced() ? undefined : 'caches not synced'),
+      });
+      this.healthPort = await this.health.start();
+    }
+    await Promise.all([...this.informers.values()].map((i) => i.waitForSync(this.electionAbort.signal)));
+    this.log.info({ informers: this.informers.size }, 'caches synced');
+    if (!this.elector) {
+      for (const c of this.controllers) c.start();
+      return;
+    }
+    this.election = this.elector.run(
+      {
+        onStartedLeading: () => {
+          if (!this.stopping) for (const c of this.controllers) c.start();
+        },
+        onStoppedLeading: () => {
+          // Lost the lease: abort in-flight work at once, another replica may already lead.
+          if (!this.stopping) for (const c of this.controllers) void c.stop(0);
+        },
+      },
+      this.electionAbort.signal,
+    );
+  }
+
+  /** Graceful stop: controllers drain (bounded), then the lease is released, then informers stop. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const grace = this.options.gracefulShutdownMs ?? 30_000;
+      this.log.info({ graceMs: grace }, 'shutting down');
+      // Keep renewing while reconciles drain, so nobody else acts on the same objects meanwhile.
+      await Promise.all(this.controllers.map((c) => c.stop(grace)));
+      this.electionAbort.abort();
+      await this.election; // releases the lease when it was held
+      await Promise.all(this.recorders.map((r) => r.flush()));
+      await Promise.all([...this.informers.values()].map((i) => i.stop()));
+      await this.health?.stop();
+      this.log.info('stopped');
+    })();
+    return this.stopping;
+  }
+
+  /** Stops gracefully on SIGTERM or SIGINT, then calls `exit` (default: process.exit(0)). */
+  handleSignals(exit: (code: number) => void = (code) => process.exit(code)): void {
+    const onSignal = (signal: NodeJS.Signals) => {
+      this.log.info({ signal }, 'signal received');
+      this.stop().then(
+        () => exit(0),
+        (err) => {
+          this.log.error({ err }, 'shutdown failed');
+          exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+}

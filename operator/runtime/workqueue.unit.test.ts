@@ -1,0 +1,113 @@
+import { WorkQueue } from './workqueue.js';
+import { BucketRateLimiter, ExponentialRateLimiter, defaultRateLimiter } from './rate-limiter.js';
+
+describe('WorkQueue', () => {
+  it('deduplicates a key that is already waiting', async () => {
+    const q = new WorkQueue();
+    q.add('a');
+    q.add('a');
+    q.add('b');
+    expect(q.length).toBe(2);
+    expect(await q.get()).toBe('a');
+    expect(await q.get()).toBe('b');
+  });
+
+  it('holds back a key re-added while it is processed until done()', async () => {
+    const q = new WorkQueue();
+    q.add('a');
+    const key = await q.get();
+    q.add('a');
+    expect(q.length).toBe(0);
+    let second: string | undefined;
+    void q.get().then((k) => (second = k));
+    await new Promise((r) => setImmediate(r));
+    expect(second).toBeUndefined();
+    q.done(key!);
+    await new Promise((r) => setImmediate(r));
+    expect(second).toBe('a');
+  });
+
+  it('addAfter keeps the earliest due time', async () => {
+    const q = new WorkQueue();
+    q.addAfter('a', 1_000);
+    q.addAfter('a', 20);
+    q.addAfter('a', 5_000);
+    const started = Date.now();
+    expect(await q.get()).toBe('a');
+    expect(Date.now() - started).toBeLessThan(900);
+    q.shutdown();
+  });
+
+  it('shutdown releases waiting workers with undefined and drained() waits for in-flight keys', async () => {
+    const q = new WorkQueue();
+    q.add('a');
+    const key = await q.get();
+    const waiting = q.get();
+    q.shutdown();
+    expect(await waiting).toBeUndefined();
+    let drained = false;
+    void q.drained().then(() => (drained = true));
+    await new Promise((r) => setImmediate(r));
+    expect(drained).toBe(false);
+    q.done(key!);
+    await new Promise((r) => setImmediate(r));
+    expect(drained).toBe(true);
+  });
+
+  it('never hands one key to two concurrent workers', async () => {
+    const q = new WorkQueue();
+    const holding = new Set<string>();
+    let violations = 0;
+    let processed = 0;
+    const worker = async () => {
+      for (;;) {
+        const key = await q.get();
+        if (key === undefined) return;
+        if (holding.has(key)) violations++;
+        holding.add(key);
+        await new Promise((r) => setTimeout(r, Math.random() * 3));
+        holding.delete(key);
+        processed++;
+        q.done(key);
+      }
+    };
+    const workers = Array.from({ length: 8 }, worker);
+    for (let i = 0; i < 400; i++) {
+      q.add(`k${i % 5}`);
+      if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    while (q.length > 0 || q.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+    q.shutdown();
+    await Promise.all(workers);
+    expect(processed).toBeGreaterThan(5);
+    expect(violations).toBe(0);
+  });
+});
+
+describe('rate limiters', () => {
+  it('per-key exponential backoff doubles, caps and forgets', () => {
+    const rl = new ExponentialRateLimiter(10, 50);
+    expect([rl.when('a'), rl.when('a'), rl.when('a'), rl.when('a')]).toEqual([10, 20, 40, 50]);
+    expect(rl.when('b')).toBe(10);
+    expect(rl.retries('a')).toBe(4);
+    rl.forget('a');
+    expect(rl.when('a')).toBe(10);
+  });
+
+  it('the overall bucket delays once the burst is spent', () => {
+    let now = 0;
+    const rl = new BucketRateLimiter(10, 2, () => now);
+    expect(rl.when()).toBe(0);
+    expect(rl.when()).toBe(0);
+    expect(rl.when()).toBeCloseTo(100);
+    expect(rl.when()).toBeCloseTo(200);
+    now = 1_000;
+    expect(rl.when()).toBe(0);
+  });
+
+  it('the default limiter takes the larger delay', () => {
+    const rl = defaultRateLimiter({ baseDelayMs: 1, qps: 1, burst: 1 });
+    expect(rl.when('a')).toBe(1);
+    expect(rl.when('b')).toBeGreaterThan(900);
+  });
+});

@@ -1,0 +1,176 @@
+// One reconcile as a pure function: from the SampleSource as read and the world the reconcile
+// observed, to what must change (the adapter Deployment), the state every adapter pod must
+// run, the new status and the events to record. The live controller performs the plan.
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { ApplyStatePayload } from '../../adapter/api.js';
+import { parseSampleSource, type SampleSource, type SampleSourceStatus } from './api.js';
+import {
+  buildAdapterDeployment,
+  planDeployment,
+  type AdapterOptions,
+  type DeploymentAction,
+} from './resources.js';
+import { resolveSink, type ResolveSinkOptions, type SinkLookup } from './sink.js';
+import {
+  ConditionType,
+  computeStatus,
+  invalidSpecStatus,
+  statusChanged,
+  type DeploymentObservation,
+  type PodReport,
+} from './status.js';
+
+/** The state every adapter pod of `source` must run: the payload of ApplyState. */
+export function desiredAdapterState(source: SampleSource): ApplyStatePayload {
+  return {
+    generation: source.metadata.generation,
+    interval: source.spec.interval,
+    paused: source.spec.paused,
+  };
+}
+
+/**
+ * Ready pods that still need the current state sent: no result yet, or a result for an older
+ * generation. A pending command is already in flight (the protocol resends it), and a failure
+ * for the current generation would fail again, so neither is sent twice.
+ */
+export function podsNeedingState(
+  generation: number,
+  readyPods: readonly string[],
+  reports: ReadonlyMap<string, PodReport>,
+): string[] {
+  return [...readyPods].sort().filter((pod) => {
+    const report = reports.get(pod);
+    return report === undefined || report.generation < generation;
+  });
+}
+
+/** What a reconcile observed, besides the source itself. */
+export interface ObservedWorld {
+  /** The object a sink ref points at, as the caller found it (see sink.ts sinkRefTarget). */
+  sinkLookup?: SinkLookup;
+  /** The Deployment named adapterDeploymentName(source), if it exists. */
+  deployment?: V1Deployment;
+  /** Adapter pods that are Ready and have an IP. */
+  readyPods: readonly string[];
+  /** Latest ApplyState result per pod. */
+  reports: ReadonlyMap<string, PodReport>;
+  now: Date;
+}
+
+/** An event for the recorder. */
+export interface PlannedEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** What one reconcile must do. */
+export interface ReconcilePlan {
+  /** The validated source; undefined when the spec (or metadata) is invalid. */
+  source?: SampleSource;
+  /** What to do with the adapter Deployment; undefined means leave it as it is. */
+  deployment?: DeploymentAction;
+  /** Desired state for the adapter pods; undefined when nothing may be sent. */
+  adapterState?: ApplyStatePayload;
+  /** Pods to send adapterState to now. */
+  sendTo: string[];
+  /** The new status; undefined when the metadata is unusable and nothing can be written. */
+  status?: SampleSourceStatus;
+  /** Whether status differs from what the object has (write it only then). */
+  statusChanged: boolean;
+  events: PlannedEvent[];
+}
+
+/** Configuration of {@link planReconcile}. */
+export interface PlanOptions extends ResolveSinkOptions {
+  adapter: AdapterOptions;
+}
+
+function conditionOf(status: SampleSourceStatus | undefined, type: string) {
+  return status?.conditions?.find((c) => c.type === type);
+}
+
+// Warn once per transition, not on every resync: only when Ready's reason changes to a failure.
+function readyEvents(previous: SampleSourceStatus | undefined, next: SampleSourceStatus): PlannedEvent[] {
+  const before = conditionOf(previous, ConditionType.Ready);
+  const after = conditionOf(next, ConditionType.Ready);
+  if (!after || after.status !== 'False') return [];
+  if (before?.status === 'False' && before.reason === after.reason && before.message === after.message)
+    return [];
+  return [
+    {
+      type: 'Warning',
+      reason: after.reason ?? 'NotReady',
+      message: after.message ?? 'the SampleSource is not ready',
+    },
+  ];
+}
+
+/** Plans one reconcile of `raw` (the SampleSource as read from the API server). */
+export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanOptions): ReconcilePlan {
+  const parsed = parseSampleSource(raw);
+  if (!parsed.ok) {
+    if (!parsed.metadata) return { sendTo: [], statusChanged: false, events: [] };
+    const status = invalidSpecStatus(parsed.metadata, parsed.status, parsed.errors, world.now);
+    return {
+      status,
+      statusChanged: statusChanged(parsed.status, status),
+      sendTo: [],
+      events: readyEvents(parsed.status, status),
+    };
+  }
+  const source = parsed.source;
+  const sink = resolveSink(source.spec.sink, source.metadata.namespace, world.sinkLookup, options);
+  const events: PlannedEvent[] = [];
+  let deployment: DeploymentAction | undefined;
+  let observation: DeploymentObservation = world.deployment
+    ? { state: 'observed', deployment: world.deployment }
+    : { state: 'missing' };
+  // Without a sink there is nothing to point the adapters at: leave the Deployment as it is.
+  if (sink.ok) {
+    deployment = planDeployment(
+      buildAdapterDeployment(source, sink.uri, options.adapter, world.deployment),
+      world.deployment,
+    );
+    const name = deployment.deployment.metadata?.name ?? '';
+    if (deployment.action === 'create') {
+      events.push({
+        type: 'Normal',
+        reason: 'DeploymentCreated',
+        message: `Created adapter Deployment ${name}`,
+      });
+    } else if (deployment.action === 'update') {
+      events.push({
+        type: 'Normal',
+        reason: 'DeploymentUpdated',
+        message: `Updated adapter Deployment ${name}`,
+      });
+    } else if (deployment.action === 'conflict') {
+      observation = { state: 'notOwned', message: deployment.message };
+    }
+  } else if (world.deployment) {
+    observation = { state: 'observed', deployment: world.deployment };
+  }
+  const steerable = observation.state === 'observed';
+  const adapterState = steerable ? desiredAdapterState(source) : undefined;
+  const readyPods = steerable ? world.readyPods : [];
+  const status = computeStatus({
+    source,
+    sink,
+    deployment: observation,
+    readyPods,
+    reports: world.reports,
+    now: world.now,
+  });
+  events.push(...readyEvents(source.status, status));
+  return {
+    source,
+    ...(deployment ? { deployment } : {}),
+    ...(adapterState ? { adapterState } : {}),
+    sendTo: adapterState ? podsNeedingState(adapterState.generation, readyPods, world.reports) : [],
+    status,
+    statusChanged: statusChanged(source.status, status),
+    events,
+  };
+}

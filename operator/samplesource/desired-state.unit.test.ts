@@ -1,0 +1,388 @@
+// Reconcile table, Knative style: the object and the observed world in; the children to write,
+// the commands to send, the status and the events out.
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { Condition } from '../runtime/conditions.js';
+import type { SampleSourceStatus } from './api.js';
+import {
+  desiredAdapterState,
+  planReconcile,
+  podsNeedingState,
+  type ObservedWorld,
+  type PlannedEvent,
+} from './desired-state.js';
+import { buildAdapterDeployment } from './resources.js';
+import { parseSampleSource } from './api.js';
+import type { PodReport } from './status.js';
+
+const NOW = new Date('2026-11-25T12:00:00Z');
+const UID = 'c0ffee00-0000-4000-8000-000000000001';
+const DEPLOYMENT = `samplesource-sample-source-${UID}`;
+const SERVICE_URI = 'http://display.demo.svc.cluster.local';
+const options = { adapter: { image: 'samplesource-adapter:0.1.0' } };
+const serviceSink = { ref: { apiVersion: 'v1', kind: 'Service', name: 'display' } };
+const serviceFound = { found: true as const, object: { kind: 'Service' } };
+
+function raw(spec: Record<string, unknown> = {}, generation = 1, status?: SampleSourceStatus) {
+  return {
+    apiVersion: 'samples.knative.dev/v1alpha1',
+    kind: 'SampleSource',
+    metadata: { name: 'sample-source', namespace: 'demo', uid: UID, generation, resourceVersion: '7' },
+    spec: { sink: serviceSink, replicas: 2, ...spec },
+    ...(status ? { status } : {}),
+  };
+}
+
+// The adapter Deployment as the API server would hold it once the Deployment controller saw it.
+function stored(spec: Record<string, unknown> = {}, available = true, sinkUri = SERVICE_URI): V1Deployment {
+  const parsed = parseSampleSource(raw(spec));
+  if (!parsed.ok) throw new Error('fixture is invalid');
+  const d = buildAdapterDeployment(parsed.source, sinkUri, options.adapter);
+  d.metadata!.generation = 1;
+  d.metadata!.resourceVersion = '11';
+  d.status = {
+    observedGeneration: 1,
+    conditions: [
+      {
+        type: 'Available',
+        status: available ? 'True' : 'False',
+        reason: available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+      },
+    ],
+  };
+  return d;
+}
+
+const ok = (generation: number): PodReport => ({ generation, state: 'succeeded' });
+const world = (w: Partial<ObservedWorld>): ObservedWorld => ({
+  sinkLookup: serviceFound,
+  readyPods: [],
+  reports: new Map(),
+  now: NOW,
+  ...w,
+});
+const conditionsOf = (s: SampleSourceStatus | undefined) =>
+  Object.fromEntries(
+    (s?.conditions ?? []).map((c: Condition) => [c.type, c.reason ? `${c.status}/${c.reason}` : c.status]),
+  );
+
+// A status as a previous, successful reconcile left it.
+function readyStatus(generation: number): SampleSourceStatus {
+  const plan = planReconcile(
+    raw({}, generation),
+    world({
+      deployment: stored(),
+      readyPods: ['a', 'b'],
+      reports: new Map([
+        ['a', ok(generation)],
+        ['b', ok(generation)],
+      ]),
+    }),
+    options,
+  );
+  return plan.status!;
+}
+
+interface Row {
+  name: string;
+  object: unknown;
+  world: ObservedWorld;
+  deployment?: 'create' | 'update' | 'none' | 'conflict';
+  sendTo: string[];
+  conditions?: Record<string, string>;
+  statusChanged: boolean;
+  events: PlannedEvent[];
+}
+
+const rows: Row[] = [
+  {
+    name: 'new source: create the Deployment, nothing to steer yet',
+    object: raw(),
+    world: world({}),
+    deployment: 'create',
+    sendTo: [],
+    conditions: {
+      Active: 'Unknown/AwaitingAdapters',
+      ConfigApplied: 'Unknown/AwaitingAdapters',
+      Deployed: 'Unknown/DeploymentMissing',
+      Ready: 'Unknown/DeploymentMissing',
+      SinkProvided: 'True',
+    },
+    statusChanged: true,
+    events: [
+      { type: 'Normal', reason: 'DeploymentCreated', message: `Created adapter Deployment ${DEPLOYMENT}` },
+    ],
+  },
+  {
+    name: 'pods ready, no results: send the state to every ready pod',
+    object: raw(),
+    world: world({ deployment: stored(), readyPods: ['b', 'a'] }),
+    deployment: 'none',
+    sendTo: ['a', 'b'],
+    conditions: {
+      Active: 'Unknown/AwaitingAdapters',
+      ConfigApplied: 'Unknown/Processing',
+      Deployed: 'True',
+      Ready: 'Unknown/Processing',
+      SinkProvided: 'True',
+    },
+    statusChanged: true,
+    events: [],
+  },
+  {
+    name: 'every ready pod applied the generation: Ready',
+    object: raw(),
+    world: world({
+      deployment: stored(),
+      readyPods: ['a', 'b'],
+      reports: new Map([
+        ['a', ok(1)],
+        ['b', ok(1)],
+      ]),
+    }),
+    deployment: 'none',
+    sendTo: [],
+    conditions: {
+      Active: 'True',
+      ConfigApplied: 'True',
+      Deployed: 'True',
+      Ready: 'True',
+      SinkProvided: 'True',
+    },
+    statusChanged: true,
+    events: [],
+  },
+  {
+    name: 'steady state: nothing to write, send or record',
+    object: raw({}, 1, readyStatus(1)),
+    world: world({
+      deployment: stored(),
+      readyPods: ['a', 'b'],
+      reports: new Map([
+        ['a', ok(1)],
+        ['b', ok(1)],
+      ]),
+    }),
+    deployment: 'none',
+    sendTo: [],
+    statusChanged: false,
+    events: [],
+  },
+  {
+    name: 'only the interval changed: Deployment untouched, new state to every pod',
+    object: raw({ interval: '2s' }, 2, readyStatus(1)),
+    world: world({
+      deployment: stored(),
+      readyPods: ['a', 'b'],
+      reports: new Map([
+        ['a', ok(1)],
+        ['b', ok(1)],
+      ]),
+    }),
+    deployment: 'none',
+    sendTo: ['a', 'b'],
+    conditions: {
+      Active: 'True',
+      ConfigApplied: 'Unknown/Processing',
+      Deployed: 'True',
+      Ready: 'Unknown/Processing',
+      SinkProvided: 'True',
+    },
+    statusChanged: true,
+    events: [],
+  },
+  {
+    name: 'paused: Deployment untouched; once applied Active is False/Paused and Ready stays True',
+    object: raw({ paused: true }, 2, readyStatus(1)),
+    world: world({
+      deployment: stored(),
+      readyPods: ['a', 'b'],
+      reports: new Map([
+        ['a', ok(2)],
+        ['b', ok(2)],
+      ]),
+    }),
+    deployment: 'none',
+    sendTo: [],
+    conditions: {
+      Active: 'False/Paused',
+      ConfigApplied: 'True',
+      Deployed: 'True',
+      Ready: 'True',
+      SinkProvided: 'True',
+    },
+    statusChanged: true,
+    events: [],
+  },
+  {
+    name: 'a command in flight or failed for this generation is not sent again',
+    object: raw({}, 2),
+    world: world({
+      deployment: stored(),
+      readyPods: ['a', 'b', 'c'],
+      reports: new Map<string, PodReport>([
+        ['a', { generation: 2, state: 'pending' }],
+        ['b', { generation: 2, state: 'failed', reason: 'Boom', message: 'no' }],
+        ['c', ok(1)],
+      ]),
+    }),
+    deployment: 'none',
+    sendTo: ['c'],
+    conditions: {
+      Active: 'Unknown/AwaitingAdapters',
+      ConfigApplied: 'False/Boom',
+      Deployed: 'True',
+      Ready: 'False/Boom',
+      SinkProvided: 'True',
+    },
+    statusChanged: true,
+    events: [{ type: 'Warning', reason: 'Boom', message: 'pod b: no' }],
+  },
+  {
+    name: 'the sink moved: the Deployment is updated (K_SINK lives in the template)',
+    object: raw({ sink: { uri: 'http://elsewhere.example/' } }, 2, readyStatus(1)),
+    world: world({
+      deployment: stored(),
+      readyPods: ['a', 'b'],
+      reports: new Map([
+        ['a', ok(1)],
+        ['b', ok(1)],
+      ]),
+    }),
+    deployment: 'update',
+    sendTo: ['a', 'b'],
+    statusChanged: true,
+    events: [
+      { type: 'Normal', reason: 'DeploymentUpdated', message: `Updated adapter Deployment ${DEPLOYMENT}` },
+    ],
+  },
+  {
+    name: 'the sink Service is gone: SinkProvided False, Deployment left alone, one warning',
+    object: raw({}, 1, readyStatus(1)),
+    world: world({
+      sinkLookup: { found: false },
+      deployment: stored(),
+      readyPods: ['a', 'b'],
+      reports: new Map([
+        ['a', ok(1)],
+        ['b', ok(1)],
+      ]),
+    }),
+    sendTo: [],
+    conditions: {
+      Active: 'True',
+      ConfigApplied: 'True',
+      Deployed: 'True',
+      Ready: 'False/SinkNotFound',
+      SinkProvided: 'False/SinkNotFound',
+    },
+    statusChanged: true,
+    events: [
+      { type: 'Warning', reason: 'SinkNotFound', message: 'Service demo/display (v1) does not exist' },
+    ],
+  },
+  {
+    name: 'a Deployment of that name belongs to someone else',
+    object: raw(),
+    world: world({
+      deployment: { ...stored(), metadata: { ...stored().metadata, ownerReferences: [] } },
+      readyPods: ['a'],
+    }),
+    deployment: 'conflict',
+    sendTo: [],
+    conditions: {
+      Active: 'Unknown/AwaitingAdapters',
+      ConfigApplied: 'Unknown/AwaitingAdapters',
+      Deployed: 'False/NotOwned',
+      Ready: 'False/NotOwned',
+      SinkProvided: 'True',
+    },
+    statusChanged: true,
+    events: [
+      {
+        type: 'Warning',
+        reason: 'NotOwned',
+        message: `Deployment ${DEPLOYMENT} exists and is not controlled by this SampleSource`,
+      },
+    ],
+  },
+  {
+    name: 'a spec that slipped past the schema: False conditions, no children touched',
+    object: raw({ interval: '5ms', sink: { uri: '/relative' } }, 3),
+    world: world({ deployment: stored(), readyPods: ['a'] }),
+    sendTo: [],
+    conditions: {
+      ConfigApplied: 'False/InvalidSpec',
+      Ready: 'False/InvalidSpec',
+      SinkProvided: 'False/InvalidSpec',
+    },
+    statusChanged: true,
+    events: [
+      {
+        type: 'Warning',
+        reason: 'InvalidSpec',
+        message:
+          'spec.interval: interval "5ms" is below the minimum 100ms; spec.sink.uri: uri "/relative" must be an absolute http(s) URL when ref is absent',
+      },
+    ],
+  },
+  {
+    name: 'metadata that cannot be used: nothing at all',
+    object: { metadata: { name: 'x' } },
+    world: world({}),
+    sendTo: [],
+    statusChanged: false,
+    events: [],
+  },
+];
+
+describe('planReconcile', () => {
+  it.each(rows)('$name', (row) => {
+    const plan = planReconcile(row.object, row.world, options);
+    expect(plan.deployment?.action).toBe(row.deployment);
+    expect(plan.sendTo).toEqual(row.sendTo);
+    if (row.conditions) expect(conditionsOf(plan.status)).toEqual(row.conditions);
+    expect(plan.statusChanged).toBe(row.statusChanged);
+    expect(plan.events).toEqual(row.events);
+    if (plan.sendTo.length > 0) expect(plan.adapterState).toEqual(desiredAdapterState(plan.source!));
+  });
+
+  it('reports the invalid spec only once per transition', () => {
+    const bad = raw({ replicas: 99 }, 3);
+    const first = planReconcile(bad, world({}), options);
+    const again = planReconcile(
+      { ...bad, status: first.status },
+      world({ now: new Date('2026-11-25T13:00:00Z') }),
+      options,
+    );
+    expect(first.events).toHaveLength(1);
+    expect(again.events).toEqual([]);
+    expect(again.statusChanged).toBe(false);
+  });
+
+  it('never rolls the pods when only interval and paused change', () => {
+    const existing = stored();
+    const plan = planReconcile(
+      raw({ interval: '750ms', paused: true }, 5),
+      world({ deployment: existing, readyPods: ['a'] }),
+      options,
+    );
+    expect(plan.deployment).toEqual({ action: 'none', deployment: existing });
+    expect(plan.adapterState).toEqual({ generation: 5, interval: '750ms', paused: true });
+  });
+});
+
+describe('podsNeedingState', () => {
+  it.each([
+    { name: 'no reports', reports: {}, want: ['a', 'b'] },
+    { name: 'older generation', reports: { a: ok(1), b: ok(2) }, want: ['a'] },
+    {
+      name: 'pending or failed current generation',
+      reports: { a: { generation: 2, state: 'pending' }, b: { generation: 2, state: 'failed' } },
+      want: [],
+    },
+  ])('$name', ({ reports, want }) => {
+    expect(
+      podsNeedingState(2, ['b', 'a'], new Map(Object.entries(reports as Record<string, PodReport>))),
+    ).toEqual(want);
+  });
+});

@@ -1,0 +1,176 @@
+import type { Destination } from './api.js';
+import { resolveSink, sinkRefTarget, SinkReason, type SinkLookup, type SinkResult } from './sink.js';
+
+const NS = 'demo';
+const serviceRef = { apiVersion: 'v1', kind: 'Service', name: 'display' };
+const brokerRef = { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' };
+const found = (object: unknown): SinkLookup => ({ found: true, object });
+const broker = (url: unknown) => ({ kind: 'Broker', status: { address: { url } } });
+
+describe('resolveSink', () => {
+  const cases: Array<{
+    name: string;
+    dest: Destination | undefined;
+    lookup?: SinkLookup;
+    domain?: string;
+    want: SinkResult;
+  }> = [
+    {
+      name: 'absolute uri',
+      dest: { uri: 'http://display.example/' },
+      want: { ok: true, uri: 'http://display.example/' },
+    },
+    {
+      name: 'https uri kept as written',
+      dest: { uri: 'https://display.example:8443/in?x=1' },
+      want: { ok: true, uri: 'https://display.example:8443/in?x=1' },
+    },
+    {
+      name: 'core Service ref becomes its cluster DNS URL',
+      dest: { ref: serviceRef },
+      lookup: found({ kind: 'Service' }),
+      want: { ok: true, uri: 'http://display.demo.svc.cluster.local' },
+    },
+    {
+      name: 'core Service ref with another cluster domain',
+      dest: { ref: serviceRef },
+      lookup: found({ kind: 'Service' }),
+      domain: 'corp.internal',
+      want: { ok: true, uri: 'http://display.demo.svc.corp.internal' },
+    },
+    {
+      name: 'ref with the source namespace spelled out',
+      dest: { ref: { ...serviceRef, namespace: NS } },
+      lookup: found({}),
+      want: { ok: true, uri: 'http://display.demo.svc.cluster.local' },
+    },
+    {
+      name: 'Addressable ref uses status.address.url',
+      dest: { ref: brokerRef },
+      lookup: found(broker('http://broker-ingress.knative-eventing.svc.cluster.local/demo/default')),
+      want: { ok: true, uri: 'http://broker-ingress.knative-eventing.svc.cluster.local/demo/default' },
+    },
+    {
+      name: 'Addressable with only status.addresses',
+      dest: { ref: brokerRef },
+      lookup: found({ status: { addresses: [{ url: 'https://b.example/x' }] } }),
+      want: { ok: true, uri: 'https://b.example/x' },
+    },
+    {
+      name: 'relative uri resolved against a Service',
+      dest: { ref: serviceRef, uri: '/events' },
+      lookup: found({}),
+      want: { ok: true, uri: 'http://display.demo.svc.cluster.local/events' },
+    },
+    {
+      name: 'relative path resolved against an address with a path (RFC 3986)',
+      dest: { ref: brokerRef, uri: 'extra?y=2' },
+      lookup: found(broker('http://ingress.example/demo/default')),
+      want: { ok: true, uri: 'http://ingress.example/demo/extra?y=2' },
+    },
+    {
+      name: 'no sink',
+      dest: undefined,
+      want: { ok: false, reason: SinkReason.Missing, message: 'spec.sink needs a ref or a uri' },
+    },
+    {
+      name: 'empty sink',
+      dest: {},
+      want: { ok: false, reason: SinkReason.Missing, message: 'spec.sink needs a ref or a uri' },
+    },
+    {
+      name: 'relative uri without ref',
+      dest: { uri: '/events' },
+      want: {
+        ok: false,
+        reason: SinkReason.Invalid,
+        message: 'spec.sink.uri "/events" must be an absolute http(s) URL when there is no ref',
+      },
+    },
+    {
+      name: 'absolute uri next to a ref',
+      dest: { ref: serviceRef, uri: 'http://elsewhere/' },
+      lookup: found({}),
+      want: {
+        ok: false,
+        reason: SinkReason.Invalid,
+        message: 'spec.sink.uri "http://elsewhere/" must be relative when a ref is set',
+      },
+    },
+    {
+      name: 'ref into another namespace',
+      dest: { ref: { ...serviceRef, namespace: 'other' } },
+      lookup: found({}),
+      want: {
+        ok: false,
+        reason: SinkReason.NamespaceMismatch,
+        message: `spec.sink.ref.namespace "other" differs from the source's namespace "demo"; cross-namespace sinks are not allowed`,
+      },
+    },
+    {
+      name: 'ref that was not looked up',
+      dest: { ref: serviceRef },
+      want: {
+        ok: false,
+        reason: SinkReason.ResolveFailed,
+        message: 'Service demo/display (v1) was not looked up',
+      },
+    },
+    {
+      name: 'ref whose lookup failed',
+      dest: { ref: brokerRef },
+      lookup: { error: 'brokers.eventing.knative.dev is forbidden' },
+      want: {
+        ok: false,
+        reason: SinkReason.ResolveFailed,
+        message:
+          'reading Broker demo/default (eventing.knative.dev/v1): brokers.eventing.knative.dev is forbidden',
+      },
+    },
+    {
+      name: 'ref to a missing object',
+      dest: { ref: serviceRef },
+      lookup: { found: false },
+      want: { ok: false, reason: SinkReason.NotFound, message: 'Service demo/display (v1) does not exist' },
+    },
+    {
+      name: 'ref to an object without an address',
+      dest: { ref: brokerRef },
+      lookup: found({ status: {} }),
+      want: {
+        ok: false,
+        reason: SinkReason.NotAddressable,
+        message:
+          'Broker demo/default (eventing.knative.dev/v1) has no status.address.url (not an Addressable, or not ready)',
+      },
+    },
+    {
+      name: 'ref to an object with a bad address',
+      dest: { ref: brokerRef },
+      lookup: found(broker('not a url')),
+      want: {
+        ok: false,
+        reason: SinkReason.NotAddressable,
+        message:
+          'Broker demo/default (eventing.knative.dev/v1) has an address that is not an absolute http(s) URL: "not a url"',
+      },
+    },
+  ];
+  it.each(cases)('$name', ({ dest, lookup, domain, want }) => {
+    expect(resolveSink(dest, NS, lookup, domain ? { clusterDomain: domain } : {})).toEqual(want);
+  });
+});
+
+describe('sinkRefTarget', () => {
+  it('is undefined without a ref', () => {
+    expect(sinkRefTarget({ uri: 'http://x/' }, NS)).toBeUndefined();
+    expect(sinkRefTarget(undefined, NS)).toBeUndefined();
+  });
+  it("defaults the namespace to the source's", () => {
+    expect(sinkRefTarget({ ref: serviceRef }, NS)).toEqual({ ...serviceRef, namespace: NS });
+    expect(sinkRefTarget({ ref: { ...serviceRef, namespace: 'x' } }, NS)).toEqual({
+      ...serviceRef,
+      namespace: 'x',
+    });
+  });
+});

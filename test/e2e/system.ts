@@ -1,0 +1,129 @@
+// The whole system for end-to-end tests: config/ installed with kubectl, the operator and the
+// adapters running as Pods. Locally, the node agent runs those Pods as real processes on
+// loopback pod IPs; against kind (E2E_PLATFORM=kind) the same suite drives real containers.
+import * as k8s from '@kubernetes/client-node';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NodeAgent } from '../nodeagent/agent.js';
+import { repoRoot } from '../controlplane/controlplane.js';
+import {
+  adminKubeConfig,
+  adminKubeconfigPath,
+  controlPlaneLogs,
+  eventually,
+  kubectl,
+} from '../support/cluster.js';
+
+/** Namespace config/ installs the operator into. */
+export const SYSTEM_NAMESPACE = 'samplesource-system';
+/** Image names in config/ that the local node agent knows how to run. */
+export const OPERATOR_IMAGE = 'samplesource-operator';
+export const ADAPTER_IMAGE = 'samplesource-adapter';
+
+/** What a scenario can do to the platform underneath (processes locally, containers on kind). */
+export interface Platform {
+  readonly name: 'local' | 'kind';
+  /** Kills the main process of a Pod's container at once (SIGKILL); the Pod itself stays. */
+  killContainer(namespace: string, pod: string): Promise<void>;
+  /** The container's process id, to prove it was not restarted (undefined where not observable). */
+  containerPid(namespace: string, pod: string): number | undefined;
+  /** Where the Pod's log can be read from, for assertions on what the adapter did. */
+  podLog(namespace: string, pod: string, container: string): string;
+  stop(): Promise<void>;
+}
+
+function localPlatform(agent: NodeAgent, logDir: string): Platform {
+  return {
+    name: 'local',
+    async killContainer(namespace, pod) {
+      const pid = agent.podProcess(namespace, pod)?.pid;
+      if (!pid) throw new Error(`no process for pod ${namespace}/${pod}`);
+      process.kill(pid, 'SIGKILL');
+    },
+    containerPid: (namespace, pod) => agent.podProcess(namespace, pod)?.pid,
+    podLog: (namespace, pod, container) => {
+      const file = join(logDir, `${namespace}_${pod}_${container}.log`);
+      return existsSync(file) ? readFileSync(file, 'utf8') : '';
+    },
+    stop: () => agent.stop(),
+  };
+}
+
+function kindPlatform(): Platform {
+  return {
+    name: 'kind',
+    async killContainer(namespace, pod) {
+      // PID 1 of the container is node; the kubelet restarts the container in the same Pod.
+      kubectl(['-n', namespace, 'exec', pod, '--', 'kill', '-9', '1']);
+    },
+    containerPid: () => undefined,
+    podLog: (namespace, pod, container) => kubectl(['-n', namespace, 'logs', pod, '-c', container]),
+    stop: async () => undefined,
+  };
+}
+
+/** Operator settings tests need shorter than production defaults (failover within seconds). */
+const FAST_OPERATOR_ENV = [
+  'LEASE_DURATION_MS=4000',
+  'RENEW_DEADLINE_MS=3000',
+  'RETRY_PERIOD_MS=500',
+  'LOG_LEVEL=debug',
+];
+
+/**
+ * Installs config/ (as a user would: `kubectl apply -f config/`) and waits for a Ready operator.
+ * Locally it first starts a node agent that runs the operator and adapter images from dist/.
+ */
+export async function startSystem(): Promise<Platform> {
+  let platform: Platform;
+  if ((process.env.E2E_PLATFORM ?? 'local') === 'kind') {
+    platform = kindPlatform();
+  } else {
+    for (const entry of ['dist/operator/main.js', 'dist/adapter/main.js']) {
+      if (!existsSync(join(repoRoot, entry)))
+        throw new Error(`${entry} is missing: run \`npm run build\` first`);
+    }
+    const logDir = join(controlPlaneLogs(), 'pods');
+    const node = (script: string) => ({
+      command: process.execPath,
+      args: ['--enable-source-maps', join(repoRoot, script)],
+    });
+    const agent = new NodeAgent({
+      kubeconfig: adminKubeconfigPath(),
+      nodeName: 'samplesource-e2e',
+      images: {
+        [OPERATOR_IMAGE]: node('dist/operator/main.js'),
+        [ADAPTER_IMAGE]: node('dist/adapter/main.js'),
+      },
+      logDir,
+      workDir: join(controlPlaneLogs(), 'agent-work'),
+    });
+    await agent.start();
+    platform = localPlatform(agent, logDir);
+  }
+  kubectl(['apply', '-f', join(repoRoot, 'config')]);
+  kubectl(['-n', SYSTEM_NAMESPACE, 'set', 'env', 'deployment/samplesource-operator', ...FAST_OPERATOR_ENV]);
+  await waitForOperators(1);
+  return platform;
+}
+
+/** Ready operator pods, waiting until there are `count`. */
+export async function waitForOperators(count: number): Promise<k8s.V1Pod[]> {
+  const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
+  return eventually(
+    `${count} Ready operator pod(s)`,
+    async () => {
+      const pods = (
+        await core.listNamespacedPod({
+          namespace: SYSTEM_NAMESPACE,
+          labelSelector: 'app.kubernetes.io/name=samplesource-operator',
+        })
+      ).items.filter((p) => !p.metadata?.deletionTimestamp);
+      const ready = pods.filter((p) =>
+        p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+      return ready.length === count && pods.length === count ? ready : undefined;
+    },
+    90_000,
+  );
+}
