@@ -4,7 +4,7 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 CP_BIN = $(shell bash test/controlplane/build.sh 2>/dev/null | tail -1)
 
-.PHONY: setup build typecheck lint test test-unit test-cluster demo kubectl bench clean
+.PHONY: setup build typecheck lint test test-unit test-cluster test-e2e demo kubectl clean
 
 setup:
 	@bash scripts/setup.sh
@@ -18,17 +18,22 @@ typecheck: setup
 lint: setup
 	npm run lint
 
-## test: everything CI runs: type check, lint, unit and real-control-plane tests.
+## test: everything CI runs: type check, lint, unit tests, real-control-plane tests, end to end.
 test: setup
 	npm run typecheck
 	npm run lint
+	npm run build
 	SAMPLESOURCE_CP_BIN=$(CP_BIN) npm test -- --ci
+	SAMPLESOURCE_CP_BIN=$(CP_BIN) npm run test:e2e -- --ci
 
 test-unit: setup
 	npm test -- --selectProjects unit
 
 test-cluster: setup
 	SAMPLESOURCE_CP_BIN=$(CP_BIN) npm test -- --selectProjects cluster
+
+test-e2e: build
+	SAMPLESOURCE_CP_BIN=$(CP_BIN) npm run test:e2e
 
 ## demo: a local control plane (and, as the project grows, the whole system) in one command.
 demo: build

@@ -1,7 +1,9 @@
 // End-to-end scenarios: kubectl, API server, operator, adapter pods, control streams, heartbeats
 // at a sink, conditions flipping. Each asserts on what a user sees (conditions, events, sink traffic).
 import * as k8s from '@kubernetes/client-node';
+import { join } from 'node:path';
 import { DevSink } from '../../adapter/dev-sink.js';
+import { repoRoot } from '../controlplane/controlplane.js';
 import { adminKubeConfig, eventually, freshNamespace, kubectl } from '../support/cluster.js';
 import { startSystem, waitForOperators, SYSTEM_NAMESPACE, type Platform } from './system.js';
 import {
@@ -38,6 +40,36 @@ describe('SampleSource end to end', () => {
   afterAll(async () => {
     await platform?.stop();
     await sink?.close();
+  });
+
+  it('1a. example.yaml as is: the source becomes Ready and the event display prints its heartbeats', async () => {
+    const example = await freshNamespace('example');
+    kubectl(['apply', '-n', example.name, '-f', join(repoRoot, 'example.yaml')]);
+    const ready = await waitForSource(
+      example.name,
+      'sample-source',
+      'Ready',
+      (s) => isTrue(s, 'Ready'),
+      90_000,
+    );
+    expect(ready.status?.sinkUri).toBe(`http://event-display.${example.name}.svc.cluster.local`);
+    const [display] = (
+      await core.listNamespacedPod({ namespace: example.name, labelSelector: 'app=event-display' })
+    ).items;
+    const printed = await eventually(
+      'the event display to print a heartbeat',
+      async () => {
+        const log = platform.podLog(example.name, display!.metadata!.name!, 'event-display');
+        return log.includes('type: dev.knative.sample') ? log : undefined;
+      },
+      60_000,
+    ).catch((err: Error) => {
+      throw new Error(
+        `${err.message}\n${kubectl(['get', 'pods,deploy,svc', '-o', 'wide', '-n', example.name])}`,
+      );
+    });
+    expect(printed).toContain(`source: ${heartbeatSource(example.name, 'sample-source')}`);
+    kubectl(['delete', '-n', example.name, '-f', join(repoRoot, 'example.yaml'), '--wait=false']);
   });
 
   it('1. a source becomes Ready and its heartbeats reach the sink with the expected type, source and sequence', async () => {

@@ -19,6 +19,8 @@ export const SYSTEM_NAMESPACE = 'samplesource-system';
 /** Image names in config/ that the local node agent knows how to run. */
 export const OPERATOR_IMAGE = 'samplesource-operator';
 export const ADAPTER_IMAGE = 'samplesource-adapter';
+/** example.yaml's sink: Knative's event display, played locally by test/nodeagent/images/event-display.mjs. */
+export const EVENT_DISPLAY_IMAGE = 'gcr.io/knative-releases/knative.dev/eventing/cmd/event_display';
 
 /** What a scenario can do to the platform underneath (processes locally, containers on kind). */
 export interface Platform {
@@ -94,6 +96,7 @@ export async function startSystem(): Promise<Platform> {
       images: {
         [OPERATOR_IMAGE]: node('dist/operator/main.js'),
         [ADAPTER_IMAGE]: node('dist/adapter/main.js'),
+        [EVENT_DISPLAY_IMAGE]: node('test/nodeagent/images/event-display.mjs'),
       },
       logDir,
       workDir: join(controlPlaneLogs(), 'agent-work'),

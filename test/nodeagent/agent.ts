@@ -9,6 +9,8 @@ import { request as httpRequest } from 'node:http';
 import { LoopbackIpPool } from './ip-pool.js';
 import { commandForImage, containerEnv, resolvePort, type ImageMap } from './pod-spec.js';
 import { startProcess, type ManagedProcess } from '../controlplane/processes.js';
+import { repoRoot } from '../controlplane/controlplane.js';
+import { ServiceProxy } from './service-proxy.js';
 
 /** Options of {@link NodeAgent}. */
 export interface NodeAgentOptions {
@@ -24,10 +26,14 @@ export interface NodeAgentOptions {
   workDir: string;
   /** Second octet of the pod IP range 127.X.0.0/16. Default 42. */
   ipRangeOctet?: number;
+  /** Second octet of the Service address range 127.X.0.0/16 (kube-proxy stand-in). Default 44. */
+  serviceRangeOctet?: number;
   /** How often Pods are listed. Default 250 ms. */
   pollMs?: number;
   /** Extra environment for every process (PATH to node, for instance). Default this process's env. */
   baseEnv?: NodeJS.ProcessEnv;
+  /** Only Pods in these namespaces are bound and run (listed per namespace). Default every namespace. */
+  namespaces?: string[];
 }
 
 interface RunningPod {
@@ -58,14 +64,22 @@ export class NodeAgent {
   private polling = false;
   private stopped = false;
   private readonly options: NodeAgentOptions;
+  private readonly services: ServiceProxy;
+  private readonly hostsFile: string;
 
   constructor(options: NodeAgentOptions) {
     this.options = options;
+    this.hostsFile = join(options.workDir, 'cluster-hosts.json');
+    const podOctet = options.ipRangeOctet ?? 100 + Math.floor(Math.random() * 100);
+    this.ips = new LoopbackIpPool(podOctet);
+    this.services = new ServiceProxy({
+      hostsFile: this.hostsFile,
+      ipRangeOctet: options.serviceRangeOctet ?? ((podOctet + 100) % 254) + 1,
+    });
     this.nodeName = options.nodeName ?? 'samplesource-local';
     this.kc = new k8s.KubeConfig();
     this.kc.loadFromFile(options.kubeconfig);
     this.core = this.kc.makeApiClient(k8s.CoreV1Api);
-    this.ips = new LoopbackIpPool(options.ipRangeOctet ?? 42);
   }
 
   /** Registers the Node and starts the loop. */
@@ -95,6 +109,7 @@ export class NodeAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.pollTimer);
+    this.services.stop();
     await Promise.all([...this.pods.values()].map((p) => this.killPod(p)));
     this.pods.clear();
   }
@@ -133,7 +148,14 @@ export class NodeAgent {
   }
 
   private async syncOnce(): Promise<void> {
-    const list = await this.core.listPodForAllNamespaces();
+    const namespaces = this.options.namespaces;
+    const list = namespaces
+      ? {
+          items: (
+            await Promise.all(namespaces.map((namespace) => this.core.listNamespacedPod({ namespace })))
+          ).flatMap((l) => l.items),
+        }
+      : await this.core.listPodForAllNamespaces();
     const seen = new Set<string>();
     for (const pod of list.items) {
       const uid = pod.metadata?.uid;
@@ -163,7 +185,12 @@ export class NodeAgent {
         continue;
       }
       if (!running) await this.startPod(pod);
-      else await this.refreshSecrets(running, pod);
+      else {
+        // A Secret deleted under a running pod (its owner is going away) must not stall the other pods.
+        await this.refreshSecrets(running, pod).catch((err: Error) =>
+          this.warn(`secrets of ${running.name}: ${err.message}`),
+        );
+      }
     }
     for (const [uid, running] of this.pods) {
       if (!seen.has(uid)) {
@@ -171,6 +198,8 @@ export class NodeAgent {
         this.pods.delete(uid);
       }
     }
+    const services = await this.core.listServiceForAllNamespaces();
+    await this.services.sync(services.items, list.items);
   }
 
   private async bind(pod: k8s.V1Pod): Promise<void> {
@@ -280,7 +309,19 @@ export class NodeAgent {
       image.command,
       [...image.args, ...(container.args ?? [])],
       logFile,
-      { PATH: process.env.PATH, ...(this.options.baseEnv ?? {}), ...env, HOSTNAME: running.name },
+      {
+        PATH: process.env.PATH,
+        ...(this.options.baseEnv ?? {}),
+        ...env,
+        HOSTNAME: running.name,
+        // Cluster DNS stand-in: Service names resolve to the agent's service proxy (see dns-shim.mjs).
+        NODE_OPTIONS: [env.NODE_OPTIONS, `--import=${join(repoRoot, 'test/nodeagent/dns-shim.mjs')}`]
+          .filter(Boolean)
+          .join(' '),
+        NODEAGENT_HOSTS_FILE: this.hostsFile,
+        NODEAGENT_POD_NAMESPACE: running.namespace,
+        NODEAGENT_POD_IP: running.ip,
+      },
     );
     running.startedAt = new Date().toISOString();
     running.ready = false;
