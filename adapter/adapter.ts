@@ -126,7 +126,7 @@ export async function startAdapter(
       controlPort,
       healthPort,
       sink: config.sink.href,
-      source: heartbeatSource(config.namespace, config.name),
+      ceSource: heartbeatSource(config.namespace, config.name),
     },
     `adapter ${config.namespace}/${config.name} started (${describeState(store.snapshot())}); control on ${config.controlAddress}:${controlPort}, health on ${config.healthAddress}:${healthPort}, sink ${config.sink.href}`,
   );

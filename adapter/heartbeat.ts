@@ -89,6 +89,18 @@ export class Heartbeat {
   }
 
   private tick(): void {
+    try {
+      this.emit();
+    } catch (err) {
+      // Never let one bad event stop the ticker (it runs from a timer: a throw would crash the process).
+      const message = (err as Error).message;
+      this.options.metrics?.eventsDropped.inc({ reason: 'send_failed' });
+      this.options.store.recordDropped(message);
+      this.options.logger.error({ err }, `heartbeat not built: ${message}`);
+    }
+  }
+
+  private emit(): void {
     const { store, logger, metrics } = this.options;
     const state = store.snapshot();
     const sequence = ++this.sequence;

@@ -131,6 +131,15 @@ describe('checkCertSecret', () => {
     expect(checkCertSecret(source, secret, { caPem: both, now: now() })).toEqual({ action: 'keep' });
   });
 
+  it('reissues when the CA bundle itself does not parse', () => {
+    const broken = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+    const secret = buildCertSecret(source, { ...good, caPem: broken });
+    expect(checkCertSecret(source, secret, { caPem: broken, now: now() })).toEqual({
+      action: 'issue',
+      reason: 'NotIssuedByCa',
+    });
+  });
+
   it('honours a custom renewal window', async () => {
     const secret = buildCertSecret(source, await bundle(ca, [IDENTITY], 2));
     expect(checkCertSecret(source, secret, { caPem: ca.certPem, now: now(), renewBeforeMs: 60_000 })).toEqual(

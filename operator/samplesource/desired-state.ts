@@ -149,8 +149,6 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
     } else if (deployment.action === 'conflict') {
       observation = { state: 'notOwned', message: deployment.message };
     }
-  } else if (world.deployment) {
-    observation = { state: 'observed', deployment: world.deployment };
   }
   const steerable = observation.state === 'observed';
   const adapterState = steerable ? desiredAdapterState(source) : undefined;

@@ -69,6 +69,17 @@ describe('resolveSink', () => {
       want: { ok: true, uri: 'http://ingress.example/demo/extra?y=2' },
     },
     {
+      name: 'relative uri that cannot be resolved',
+      dest: { ref: serviceRef, uri: '//bad host/x' },
+      lookup: found({}),
+      want: {
+        ok: false,
+        reason: SinkReason.Invalid,
+        message:
+          'spec.sink.uri "//bad host/x" cannot be resolved against http://display.demo.svc.cluster.local/',
+      },
+    },
+    {
       name: 'no sink',
       dest: undefined,
       want: { ok: false, reason: SinkReason.Missing, message: 'spec.sink needs a ref or a uri' },
