@@ -89,13 +89,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const processes: ManagedProcess[] = [];
   let stopped = false;
 
-  // If the test runner dies without calling stop(), take the children with it.
-  const killOnExit = () => processes.forEach((p) => p.child.kill('SIGKILL'));
-  process.once('exit', killOnExit);
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    process.removeListener('exit', killOnExit);
     // Reverse start order: controllers first, storage last.
     for (const p of [...processes].reverse()) await p.stop();
     await rm(dataDir, { recursive: true, force: true });

@@ -15,6 +15,13 @@ export interface ManagedProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
+// Children still running when this process exits (a crashed test run, an uncaught error in the
+// demo) are killed with it, so nothing is ever left behind holding ports.
+const liveChildren = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL');
+});
+
 /** Starts `command` with stdout and stderr appended to `logFile`. */
 export function startProcess(
   name: string,
@@ -27,8 +34,12 @@ export function startProcess(
   const child = spawn(command, args, { stdio: ['ignore', fd, fd], env });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
+  liveChildren.add(child);
   const exited = new Promise<number | NodeJS.Signals>((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'SIGKILL'));
+    child.once('exit', (code, signal) => {
+      liveChildren.delete(child);
+      resolve(code ?? signal ?? 'SIGKILL');
+    });
     child.once('error', () => resolve(-1));
   });
   return {

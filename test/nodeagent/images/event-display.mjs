@@ -12,7 +12,8 @@ const server = createServer((req, res) => {
       const parsed = HTTP.toEvent({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
       for (const e of Array.isArray(parsed) ? parsed : [parsed]) {
         const ext = Object.entries(e).filter(
-          ([k]) =>
+          ([k, v]) =>
+            v !== undefined &&
             ![
               'specversion',
               'type',
