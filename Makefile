@@ -4,7 +4,7 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 CP_BIN = $(shell bash test/controlplane/build.sh 2>/dev/null | tail -1)
 
-.PHONY: setup build typecheck lint test test-unit test-cluster test-e2e demo kubectl clean
+.PHONY: setup build typecheck lint test test-unit test-cluster test-e2e demo kubectl deploy e2e-kind shellcheck clean
 
 setup:
 	@bash scripts/setup.sh
@@ -19,7 +19,7 @@ lint: setup
 	npm run lint
 
 ## test: everything CI runs: type check, lint, unit tests, real-control-plane tests, end to end.
-test: setup
+test: setup shellcheck
 	npm run typecheck
 	npm run lint
 	npm run build
@@ -38,6 +38,19 @@ test-e2e: build
 ## demo: a local control plane (and, as the project grows, the whole system) in one command.
 demo: build
 	SAMPLESOURCE_CP_BIN=$(CP_BIN) node dist/scripts/demo.js
+
+## deploy: images built and loaded into a kind cluster, config/ applied (needs docker, kind, kubectl).
+deploy:
+	bash scripts/kind-deploy.sh
+
+## e2e-kind: the end-to-end suite against that kind cluster.
+e2e-kind: setup
+	bash scripts/kind-e2e.sh
+
+## shellcheck: lints the project's shell scripts (installs Debian's shellcheck when missing).
+shellcheck:
+	command -v shellcheck >/dev/null || (apt-get update -qq && apt-get install -y -qq shellcheck)
+	shellcheck scripts/*.sh test/controlplane/*.sh .ci/run
 
 ## kubectl: prints the path of the kubectl built from the same Kubernetes version as the server.
 kubectl: setup

@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=/dev/null
 . "$here/versions.env"
-export GOTOOLCHAIN=local GOFLAGS= CGO_ENABLED=0
+export GOTOOLCHAIN=local GOFLAGS='' CGO_ENABLED=0
 
 go_version=$(go env GOVERSION)
 # The go.sum hashes change whenever a dependency does, so they are part of the key too.
@@ -47,7 +47,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ld+=" -X $pkg.gitVersion=${KUBE_VERSION} -X $pkg.gitMajor=1 -X $pkg.gitMinor=${minor}"
   ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
-build_flags=(-tags=selinux,notest -ldflags "$ld")
+build_flags=("-tags=selinux,notest" -ldflags "$ld")
 build "kube-apiserver, kube-controller-manager, kubectl" "$here/kube-tools" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
 mv "$tmp"/kube-apiserver "$tmp"/kube-controller-manager "$tmp"/kubectl "$bin/"

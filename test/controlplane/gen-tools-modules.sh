@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=/dev/null
 . "$here/versions.env"
-export GOTOOLCHAIN=local GOFLAGS= CGO_ENABLED=0
+export GOTOOLCHAIN=local GOFLAGS='' CGO_ENABLED=0
 
 kube_mod=$(go mod download -json "k8s.io/kubernetes@${KUBE_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
 staging_tag="v0.${KUBE_VERSION#v1.}"

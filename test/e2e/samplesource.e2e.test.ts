@@ -2,7 +2,8 @@
 // at a sink, conditions flipping. Each asserts on what a user sees (conditions, events, sink traffic).
 import * as k8s from '@kubernetes/client-node';
 import { join } from 'node:path';
-import { DevSink } from '../../adapter/dev-sink.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { sinkFor, waitForHeartbeats, type E2eSink } from './sinks.js';
 import { repoRoot } from '../controlplane/controlplane.js';
 import { adminKubeConfig, eventually, freshNamespace, kubectl } from '../support/cluster.js';
 import { startSystem, waitForOperators, SYSTEM_NAMESPACE, type Platform } from './system.js';
@@ -11,7 +12,6 @@ import {
   condition,
   createSource,
   getSource,
-  heartbeatsFrom,
   isTrue,
   kubectlApply,
   medianGap,
@@ -20,6 +20,15 @@ import {
   waitForSource,
 } from './source-helpers.js';
 
+/** A URL on loopback where nothing listens (bound, then closed), so connections are refused. */
+async function closedLoopbackUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}/`;
+}
+
 const heartbeatSource = (ns: string, name: string) => `/apis/v1/namespaces/${ns}/samplesources/${name}`;
 
 describe('SampleSource end to end', () => {
@@ -27,15 +36,13 @@ describe('SampleSource end to end', () => {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   let platform: Platform;
-  let sink: DevSink;
-  let sinkUrl: URL;
+  let sink: E2eSink;
   let ns: Awaited<ReturnType<typeof freshNamespace>>;
 
   beforeAll(async () => {
     platform = await startSystem();
-    sink = new DevSink();
-    sinkUrl = await sink.start('127.0.0.1');
     ns = await freshNamespace('e2e');
+    sink = await sinkFor(platform, ns.name);
   });
   afterAll(async () => {
     await platform?.stop();
@@ -73,22 +80,16 @@ describe('SampleSource end to end', () => {
   });
 
   it('1. a source becomes Ready and its heartbeats reach the sink with the expected type, source and sequence', async () => {
-    await createSource(ns.name, 'heart', { interval: '300ms', sink: { uri: sinkUrl.href } });
+    await createSource(ns.name, 'heart', { interval: '300ms', sink: { uri: sink.uri } });
     const ready = await waitForSource(ns.name, 'heart', 'Ready', (s) => isTrue(s, 'Ready'), 90_000);
-    expect(ready.status?.sinkUri).toBe(sinkUrl.href);
+    expect(ready.status?.sinkUri).toBe(sink.uri);
     for (const type of ['SinkProvided', 'Deployed', 'ConfigApplied'])
       expect(condition(ready, type)?.status).toBe('True');
     expect(condition(ready, 'Active')).toMatchObject({ status: 'True', severity: 'Info' });
 
     const source = heartbeatSource(ns.name, 'heart');
-    await sink.waitUntil(
-      (rs) => rs.filter((r) => r.event?.source === source).length >= 5,
-      '5 heartbeats',
-      30_000,
-    );
-    const beats = heartbeatsFrom(sink, source);
-    const event = sink.requests.find((r) => r.event?.source === source)!.event!;
-    expect(event.type).toBe('dev.knative.sample');
+    const beats = await waitForHeartbeats(sink, source, '5 heartbeats', (b) => b.length >= 5);
+    expect(beats.every((b) => b.type === 'dev.knative.sample')).toBe(true);
     expect(new Set(beats.map((b) => b.id)).size).toBe(beats.length);
     const sequences = beats.map((b) => b.sequence);
     expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
@@ -126,17 +127,14 @@ describe('SampleSource end to end', () => {
       recorder.stop();
     }
     const source = heartbeatSource(ns.name, 'heart');
-    const from = performance.now();
-    await sink.waitUntil(
-      (rs) => rs.filter((r) => r.event?.source === source && r.arrivedAt > from).length >= 4,
+    const from = Date.now();
+    const slow = await waitForHeartbeats(
+      sink,
+      source,
       '4 slow beats',
-      30_000,
+      (b) => b.filter((x) => x.at > from).length >= 4,
     );
-    const gap = medianGap(
-      heartbeatsFrom(sink, source)
-        .filter((b) => b.at > from)
-        .map((b) => b.at),
-    );
+    const gap = medianGap(slow.filter((b) => b.at > from).map((b) => b.at));
     expect(gap).toBeGreaterThan(1000);
     expect(gap).toBeLessThan(1500);
 
@@ -156,9 +154,9 @@ describe('SampleSource end to end', () => {
     expect(condition(paused, 'Active')).toMatchObject({ status: 'False', reason: 'Paused' });
     expect(isTrue(paused, 'Ready')).toBe(true); // paused is a state, not a failure
     const source = heartbeatSource(ns.name, 'heart');
-    const quietFrom = performance.now() + 300; // one interval of grace for a tick already under way
+    const quietFrom = Date.now() + 300; // one interval of grace for a tick already under way
     await new Promise((r) => setTimeout(r, 2_000));
-    expect(heartbeatsFrom(sink, source).filter((b) => b.at > quietFrom)).toEqual([]);
+    expect((await sink.heartbeats()).filter((b) => b.source === source && b.at > quietFrom)).toEqual([]);
 
     await patchSpec(ns.name, 'heart', { paused: false });
     const resumed = await waitForSource(
@@ -168,10 +166,12 @@ describe('SampleSource end to end', () => {
       (s) => isTrue(s, 'ConfigApplied') && isTrue(s, 'Active'),
     );
     expect(isTrue(resumed, 'Ready')).toBe(true);
-    const from = performance.now();
-    await sink.waitUntil(
-      (rs) => rs.some((r) => r.event?.source === source && r.arrivedAt > from),
+    const from = Date.now();
+    await waitForHeartbeats(
+      sink,
+      source,
       'a heartbeat after resume',
+      (b) => b.some((x) => x.at > from),
       10_000,
     );
   });
@@ -194,17 +194,14 @@ describe('SampleSource end to end', () => {
     );
     // The restarted process began with the Deployment's initial interval; the resent state is what it runs now.
     const source = heartbeatSource(ns.name, 'heart');
-    const from = performance.now() + 500;
-    await sink.waitUntil(
-      (rs) => rs.filter((r) => r.event?.source === source && r.arrivedAt > from).length >= 5,
+    const from = Date.now() + 500;
+    const after = await waitForHeartbeats(
+      sink,
+      source,
       'beats after restart',
-      30_000,
+      (b) => b.filter((x) => x.at > from).length >= 5,
     );
-    const gap = medianGap(
-      heartbeatsFrom(sink, source)
-        .filter((b) => b.at > from)
-        .map((b) => b.at),
-    );
+    const gap = medianGap(after.filter((b) => b.at > from).map((b) => b.at));
     expect(gap).toBeGreaterThan(300);
     expect(gap).toBeLessThan(600);
   });
@@ -326,10 +323,13 @@ describe('SampleSource end to end', () => {
   });
 
   it('8. with the sink down, heartbeats are retried and dropped, and the source stays steerable', async () => {
-    const deadSink = new DevSink();
-    const deadUrl = await deadSink.start('127.0.0.1');
-    await deadSink.close(); // nothing listens there any more: connection refused
-    await createSource(ns.name, 'nowhere', { interval: '200ms', sink: { uri: deadUrl.href } });
+    // A sink that refuses connections: locally a loopback port nothing listens on; on kind a
+    // Service without endpoints.
+    const deadUri =
+      platform.name === 'local' ? await closedLoopbackUrl() : `http://nobody.${ns.name}.svc.cluster.local`;
+    if (platform.name === 'kind')
+      kubectl(['-n', ns.name, 'create', 'service', 'clusterip', 'nobody', '--tcp=80:8080']);
+    await createSource(ns.name, 'nowhere', { interval: '200ms', sink: { uri: deadUri } });
     const ready = await waitForSource(
       ns.name,
       'nowhere',

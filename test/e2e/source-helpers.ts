@@ -1,7 +1,6 @@
 // Reading and changing SampleSources the way a user sees them: conditions, status, pods, sink traffic.
 import * as k8s from '@kubernetes/client-node';
 import { adminKubeConfig, eventually, kubectl } from '../support/cluster.js';
-import type { DevSink } from '../../adapter/dev-sink.js';
 
 const GROUP = 'samples.knative.dev';
 const VERSION = 'v1alpha1';
@@ -122,21 +121,6 @@ export async function recordConditions(namespace: string, name: string, type: st
   return { seen, stop: () => req.abort() };
 }
 
-/** Heartbeats from one source that reached the sink, with arrival times (ms). */
-export function heartbeatsFrom(
-  sink: DevSink,
-  source: string,
-): Array<{ at: number; sequence: number; data: Record<string, unknown>; id: string }> {
-  return sink.requests
-    .filter((r) => r.event?.source === source)
-    .map((r) => ({
-      at: r.arrivedAt,
-      sequence: Number((r.event!.data as { sequence?: number }).sequence),
-      data: r.event!.data as Record<string, unknown>,
-      id: r.event!.id,
-    }));
-}
-
 /** Median gap between consecutive arrivals, in ms. */
 export function medianGap(times: number[]): number {
   const gaps = times
@@ -152,6 +136,6 @@ export function kubectlApply(manifest: string, namespace: string): string {
     return kubectl(['apply', '-n', namespace, '-f', '-'], { input: manifest });
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? (err as Error).message;
-    throw new Error(stderr);
+    throw new Error(stderr, { cause: err });
   }
 }

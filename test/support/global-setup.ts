@@ -22,6 +22,17 @@ registerHooks({
 });
 
 export default async function globalSetup(): Promise<void> {
+  if (process.env.E2E_PLATFORM === 'kind') {
+    // An existing cluster (make e2e-kind): the user's kubeconfig and kubectl, nothing started here.
+    const { mkdirSync } = await import('node:fs');
+    const { homedir } = await import('node:os');
+    const logs = `${process.cwd()}/.tmp/logs/kind-${Date.now()}`;
+    mkdirSync(logs, { recursive: true });
+    process.env.SAMPLESOURCE_KUBECONFIG ??= process.env.KUBECONFIG ?? `${homedir()}/.kube/config`;
+    process.env.SAMPLESOURCE_KUBECTL ??= 'kubectl';
+    process.env.SAMPLESOURCE_CP_LOGS ??= logs;
+    return;
+  }
   const { startControlPlane } = await import('../controlplane/controlplane.js');
   const cp = await startControlPlane({ controllerManager: true });
   globalThis.__samplesourceControlPlane = cp;
