@@ -13,6 +13,19 @@ export default tseslint.config(
     },
   },
   {
+    // Plain ES modules that Node runs as they are (stand-in images, the DNS shim, fixtures).
+    files: ['**/*.mjs'],
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        Buffer: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+      },
+    },
+  },
+  {
     files: ['**/*.test.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -56,17 +56,18 @@ export function setupSampleSourceController(
   });
   const services = manager.informer({ resource: { apiVersion: 'v1', plural: 'services', kind: 'Service' } });
 
-  let controller!: Controller;
+  // The sessions re-queue through the controller, which needs the sessions: tie the knot late.
+  const ref: { controller?: Controller } = {};
   const sessions = new AdapterSessions({
     tls: options.pki.operatorTls,
     identity: OPERATOR_IDENTITY,
     controlPort: options.controlPort,
-    onChange: (key) => controller.enqueue(key),
+    onChange: (key) => ref.controller?.enqueue(key),
     logger: options.logger.child({ component: 'sessions' }),
     metrics: manager.metrics.registry,
   });
   const recorder = manager.eventRecorder({ component: 'samplesource-controller' });
-  controller = manager.controller({
+  const controller = manager.controller({
     name: 'samplesource',
     workers: options.workers,
     reconcile: sampleSourceReconciler({
@@ -82,6 +83,7 @@ export function setupSampleSourceController(
     }),
   });
 
+  ref.controller = controller;
   // Status writes bump neither generation nor labels: filtering them out avoids a reconcile per write.
   controller.for(sources, anyOf(generationChanged(), metadataChanged()));
   controller.owns(deployments, owner);

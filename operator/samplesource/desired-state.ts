@@ -107,6 +107,54 @@ function readyEvents(previous: SampleSourceStatus | undefined, next: SampleSourc
   ];
 }
 
+/**
+ * Normal events for the transitions a user follows with `kubectl describe`: a configuration
+ * applied by every adapter, paused, resumed, Ready. One event per transition, none on resyncs.
+ */
+function transitionEvents(
+  previous: SampleSourceStatus | undefined,
+  next: SampleSourceStatus,
+  generation: number,
+): PlannedEvent[] {
+  const events: PlannedEvent[] = [];
+  const became = (type: string, status: string, reason?: string) => {
+    const before = conditionOf(previous, type);
+    const after = conditionOf(next, type);
+    const is = (c: typeof after) => c?.status === status && (reason === undefined || c.reason === reason);
+    return is(after) && !is(before);
+  };
+  // A new generation applied is news even when ConfigApplied was True before and stays True.
+  const newGeneration = previous?.observedGeneration !== generation;
+  if (
+    became(ConditionType.ConfigApplied, 'True') ||
+    (newGeneration && conditionOf(next, ConditionType.ConfigApplied)?.status === 'True')
+  ) {
+    const pods = next.readyReplicas ?? 0;
+    const what = next.paused ? 'paused' : `every ${next.appliedInterval ?? '?'}`;
+    events.push({
+      type: 'Normal',
+      reason: 'ConfigApplied',
+      message: `Generation ${generation} (${what}) applied by ${pods} adapter pod${pods === 1 ? '' : 's'}`,
+    });
+  }
+  if (became(ConditionType.Active, 'False', 'Paused')) {
+    events.push({ type: 'Normal', reason: 'Paused', message: 'Heartbeats paused' });
+  } else if (
+    became(ConditionType.Active, 'True') &&
+    conditionOf(previous, ConditionType.Active)?.reason === 'Paused'
+  ) {
+    events.push({
+      type: 'Normal',
+      reason: 'Resumed',
+      message: `Heartbeats resumed, every ${next.appliedInterval ?? '?'}`,
+    });
+  }
+  if (became(ConditionType.Ready, 'True')) {
+    events.push({ type: 'Normal', reason: 'Ready', message: 'The SampleSource is Ready' });
+  }
+  return events;
+}
+
 /** Plans one reconcile of `raw` (the SampleSource as read from the API server). */
 export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanOptions): ReconcilePlan {
   const parsed = parseSampleSource(raw);
@@ -161,7 +209,10 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
     reports: world.reports,
     now: world.now,
   });
-  events.push(...readyEvents(source.status, status));
+  events.push(
+    ...readyEvents(source.status, status),
+    ...transitionEvents(source.status, status, source.metadata.generation),
+  );
   return {
     source,
     ...(deployment ? { deployment } : {}),

@@ -82,6 +82,22 @@ function readyStatus(generation: number): SampleSourceStatus {
   return plan.status!;
 }
 
+function pausedStatus(generation: number): SampleSourceStatus {
+  const plan = planReconcile(
+    raw({ paused: true }, generation),
+    world({
+      deployment: stored(),
+      readyPods: ['a', 'b'],
+      reports: new Map([
+        ['a', ok(generation)],
+        ['b', ok(generation)],
+      ]),
+    }),
+    options,
+  );
+  return plan.status!;
+}
+
 interface Row {
   name: string;
   object: unknown;
@@ -149,7 +165,14 @@ const rows: Row[] = [
       SinkProvided: 'True',
     },
     statusChanged: true,
-    events: [],
+    events: [
+      {
+        type: 'Normal',
+        reason: 'ConfigApplied',
+        message: 'Generation 1 (every 10s) applied by 2 adapter pods',
+      },
+      { type: 'Normal', reason: 'Ready', message: 'The SampleSource is Ready' },
+    ],
   },
   {
     name: 'steady state: nothing to write, send or record',
@@ -211,7 +234,40 @@ const rows: Row[] = [
       SinkProvided: 'True',
     },
     statusChanged: true,
-    events: [],
+    events: [
+      { type: 'Normal', reason: 'ConfigApplied', message: 'Generation 2 (paused) applied by 2 adapter pods' },
+      { type: 'Normal', reason: 'Paused', message: 'Heartbeats paused' },
+    ],
+  },
+  {
+    name: 'resumed: once applied Active is True again, with a Resumed event',
+    object: raw({ paused: false }, 3, pausedStatus(2)),
+    world: world({
+      deployment: stored(),
+      readyPods: ['a', 'b'],
+      reports: new Map([
+        ['a', ok(3)],
+        ['b', ok(3)],
+      ]),
+    }),
+    deployment: 'none',
+    sendTo: [],
+    conditions: {
+      Active: 'True',
+      ConfigApplied: 'True',
+      Deployed: 'True',
+      Ready: 'True',
+      SinkProvided: 'True',
+    },
+    statusChanged: true,
+    events: [
+      {
+        type: 'Normal',
+        reason: 'ConfigApplied',
+        message: 'Generation 3 (every 10s) applied by 2 adapter pods',
+      },
+      { type: 'Normal', reason: 'Resumed', message: 'Heartbeats resumed, every 10s' },
+    ],
   },
   {
     name: 'a command in flight or failed for this generation is not sent again',

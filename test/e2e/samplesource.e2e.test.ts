@@ -17,6 +17,7 @@ import {
   medianGap,
   patchSpec,
   recordConditions,
+  sourceEvents,
   waitForSource,
 } from './source-helpers.js';
 
@@ -138,6 +139,15 @@ describe('SampleSource end to end', () => {
     expect(gap).toBeGreaterThan(1000);
     expect(gap).toBeLessThan(1500);
 
+    const generation = before.metadata.generation + 1;
+    await eventually('a ConfigApplied event for the new generation', async () =>
+      (await sourceEvents(ns.name, 'heart')).some((e) =>
+        e.startsWith(`Normal ConfigApplied: Generation ${generation} (every 1200ms)`),
+      )
+        ? true
+        : undefined,
+    );
+
     const [podAfter] = await adapterPods(ns.name, before.metadata.uid);
     expect(podAfter!.metadata!.uid).toBe(pod!.metadata!.uid);
     expect(podAfter!.status!.containerStatuses![0]!.restartCount).toBe(0);
@@ -174,6 +184,13 @@ describe('SampleSource end to end', () => {
       (b) => b.some((x) => x.at > from),
       10_000,
     );
+    await eventually('Paused and Resumed events', async () => {
+      const events = await sourceEvents(ns.name, 'heart');
+      return events.includes('Normal Paused: Heartbeats paused') &&
+        events.some((e) => e.startsWith('Normal Resumed:'))
+        ? true
+        : undefined;
+    });
   });
 
   it('4. a killed adapter comes back, gets the full desired state again, and the source returns to Ready', async () => {

@@ -139,3 +139,13 @@ export function kubectlApply(manifest: string, namespace: string): string {
     throw new Error(stderr, { cause: err });
   }
 }
+
+/** Kubernetes Events recorded about a source, as `kubectl describe` lists them: "Type Reason: message". */
+export async function sourceEvents(namespace: string, name: string): Promise<string[]> {
+  const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
+  const list = await core.listNamespacedEvent({
+    namespace,
+    fieldSelector: `involvedObject.kind=SampleSource,involvedObject.name=${name}`,
+  });
+  return list.items.map((e) => `${e.type} ${e.reason}: ${e.message}`);
+}
