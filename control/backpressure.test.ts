@@ -20,6 +20,8 @@ import { controlService, encodeEnvelope } from './wire.js';
 import type { Envelope, Envelope__Output } from './wire.js';
 
 let p: TestPki;
+// The black-holed peer must not be declared dead by keepalive during these tests: it is slow, not gone.
+const SLOW_KEEPALIVE = { timeMs: 60_000, timeoutMs: 60_000 };
 const cleanups: Array<() => Promise<void> | void> = [];
 function track<T extends ControlClient | ControlServer>(x: T): T {
   cleanups.push(() => x.close());
@@ -104,7 +106,7 @@ it('makes senders wait for room (back-pressure) when asked to, and times them ou
 
 it('drops notifications for a client that stops reading, instead of buffering them', async () => {
   const registry = new Registry();
-  const { server, port } = await startTestServer(p, { metrics: registry });
+  const { server, port } = await startTestServer(p, { metrics: registry, keepalive: SLOW_KEEPALIVE });
   track(server);
   const proxy = new FaultInjector(port);
   cleanups.push(() => proxy.close());
@@ -139,7 +141,7 @@ it('drops notifications for a client that stops reading, instead of buffering th
 
 it('stops reading from a client that floods commands without reading acks, and keeps serving others', async () => {
   const limits = { maxInFlight: 32, maxOutbox: 64, dedupWindow: 128, maxMessageBytes: 64 * 1024 };
-  const { server, port } = await startTestServer(p, { limits });
+  const { server, port } = await startTestServer(p, { limits, keepalive: SLOW_KEEPALIVE });
   track(server);
   let runs = 0;
   // Bulky error acks fill the unread direction quickly, as a slow reader would in production.

@@ -23,7 +23,8 @@ afterEach(async () => {
 
 it('delivers 10,000 commands exactly once each, in order, while connections are cut at random', async () => {
   const registry = new Registry();
-  const { server, port } = await startTestServer(p, { metrics: registry });
+  const keepalive = { timeMs: 500, timeoutMs: 1000 };
+  const { server, port } = await startTestServer(p, { metrics: registry, keepalive });
   track(server);
   const handled: number[] = [];
   const counts = new Map<number, number>();
@@ -41,7 +42,8 @@ it('delivers 10,000 commands exactly once each, in order, while connections are 
 
   const proxy = track(new FaultInjector(port));
   const proxyPort = await proxy.start();
-  proxy.setChaos({ cutAfterBytes: [10_000, 200_000], cutEveryMs: [40, 250] });
+  // Byte-count cuts guarantee progress between cuts even on a slow, shared machine; timed cuts add randomness.
+  proxy.setChaos({ cutAfterBytes: [10_000, 200_000], cutEveryMs: [60, 300], maxCuts: 20 });
   const log = captureLogger();
   const client = track(
     startTestClient(p, proxyPort, {

@@ -164,19 +164,26 @@ export class ControlClient {
    * (the command stays queued), AbortError (dropped), OutboxFullError, MessageTooLargeError or ClosedError.
    * Works before the stream is up: the command waits in the outbox.
    */
-  async sendAndWaitForAck(opcode: string, payload: unknown, options: SendAndWaitOptions = {}): Promise<Ack> {
+  sendAndWaitForAck(opcode: string, payload: unknown, options: SendAndWaitOptions = {}): Promise<Ack> {
     const id = options.id ?? randomUUID();
-    const bytes = Buffer.from(JSON.stringify(payload ?? null));
-    await this.session.sendReliable(
-      id,
-      { command: { id, opcode, payload: bytes } },
-      {
-        signal: options.signal,
-        timeoutMs: options.timeoutMs ?? this.options.defaultTimeoutMs ?? 30_000,
-        onFull: options.onFull ?? this.options.onFull ?? 'wait',
-      },
-    );
-    return { commandId: id };
+    let bytes: Buffer;
+    try {
+      bytes = Buffer.from(JSON.stringify(payload ?? null));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    // No async wrapper: one promise per command on the hot path.
+    return this.session
+      .sendReliable(
+        id,
+        { command: { id, opcode, payload: bytes } },
+        {
+          signal: options.signal,
+          timeoutMs: options.timeoutMs ?? this.options.defaultTimeoutMs ?? 30_000,
+          onFull: options.onFull ?? this.options.onFull ?? 'wait',
+        },
+      )
+      .then(() => ({ commandId: id }));
   }
 
   /** Calls `cb` for every async command result (each result once, even if the server resends it). */
@@ -341,6 +348,7 @@ export class ControlClient {
         clearTimeout(helloTimer);
         ready = true;
         this.lastError = '';
+        this.watchChannel(client, () => finished, finish);
         link = new Link(call, this.limits.maxMessageBytes - 256, Math.max(256, this.limits.maxOutbox * 4));
         this.session.attach(link);
         this.logger.info({ server: hello.identity, resumed: hello.resumed }, 'stream ready');
@@ -369,6 +377,24 @@ export class ControlClient {
         ],
       });
     });
+  }
+
+  /**
+   * Ends the stream as soon as the channel leaves READY. After a reset grpc-js can take seconds to fail a call whose
+   * connection is already gone (seen in the fault-injection test); the channel state changes at once.
+   */
+  private watchChannel(client: grpc.Client, isFinished: () => boolean, finish: (why: string) => void): void {
+    const channel = client.getChannel();
+    const check = (): void => {
+      if (isFinished()) return;
+      const state = channel.getConnectivityState(false);
+      if (state !== grpc.connectivityState.READY) {
+        finish(`connection lost (channel ${grpc.connectivityState[state]})`);
+        return;
+      }
+      channel.watchConnectivityState(state, Date.now() + 3_600_000, check);
+    };
+    check();
   }
 
   private onReliable(frame: InboundReliable): ReliableOutcome {

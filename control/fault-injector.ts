@@ -10,6 +10,8 @@ export interface Chaos {
   cutAfterBytes?: [number, number];
   /** Cut a random live connection every [min, max] milliseconds. */
   cutEveryMs?: [number, number];
+  /** Stop random cuts after this many cuts in all, so a slow machine does not turn into an endless cutting loop. */
+  maxCuts?: number;
 }
 
 interface Pair {
@@ -28,6 +30,8 @@ export class FaultInjector {
   cuts = 0;
   /** Connections accepted so far. */
   connections = 0;
+  /** What happened, with Date.now() timestamps (bounded to the last 1000 entries), for debugging tests. */
+  readonly events: Array<{ at: number; what: string }> = [];
 
   constructor(
     private readonly targetPort: number,
@@ -92,16 +96,24 @@ export class FaultInjector {
     this.timer = setTimeout(() => {
       const live = [...this.pairs];
       const victim = live[Math.floor(this.random() * live.length)];
-      if (victim) this.cut(victim, this.random() < 0.5 ? 'down' : 'up');
+      if (victim && this.cuts < (this.chaos.maxCuts ?? Infinity)) {
+        this.cut(victim, this.random() < 0.5 ? 'down' : 'up', 'timed cut');
+      }
       if (this.chaos.cutEveryMs) this.scheduleCut(this.chaos.cutEveryMs);
     }, this.between(range));
     this.timer.unref();
   }
 
-  private cut(pair: Pair, first: 'down' | 'up'): void {
+  private note(what: string): void {
+    this.events.push({ at: Date.now(), what });
+    if (this.events.length > 1000) this.events.shift();
+  }
+
+  private cut(pair: Pair, first: 'down' | 'up', why = 'cut'): void {
     if (!this.pairs.delete(pair)) return;
     this.cuts++;
-    // Reset (not a graceful FIN) the side chosen first, then the other: a crash seen from either end.
+    this.note(`${why} ${pair.down.remotePort ?? '?'} (${first} first)`);
+    // Reset (not a graceful FIN) the side chosen first, then close the other: a crash seen from either end.
     const [a, b] = first === 'down' ? [pair.down, pair.up] : [pair.up, pair.down];
     a.resetAndDestroy();
     b.destroy();
@@ -109,6 +121,7 @@ export class FaultInjector {
 
   private accept(down: Socket): void {
     this.connections++;
+    this.note(`accept ${down.remotePort ?? '?'}`);
     const up = connect(this.targetPort, this.targetHost);
     const pair: Pair = { down, up };
     this.pairs.add(pair);
@@ -119,10 +132,10 @@ export class FaultInjector {
       from.on('data', (chunk: Buffer) => {
         if (!this.pairs.has(pair)) return;
         budget -= chunk.length;
-        if (budget <= 0) {
+        if (budget <= 0 && this.cuts < (this.chaos.maxCuts ?? Infinity)) {
           // Let part of the chunk through so the cut lands mid-record, then kill the connection.
           to.write(chunk.subarray(0, Math.max(0, chunk.length + budget)));
-          this.cut(pair, direction);
+          this.cut(pair, direction, `cut after bytes ${direction}`);
           return;
         }
         to.write(chunk);
@@ -133,6 +146,7 @@ export class FaultInjector {
     this.applyBlackhole(pair);
     const end = (): void => {
       if (this.pairs.delete(pair)) {
+        this.note(`closed by an end ${down.remotePort ?? '?'}`);
         down.destroy();
         up.destroy();
       }

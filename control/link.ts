@@ -38,7 +38,7 @@ export class Link {
     return this.closed;
   }
 
-  /** Queues a frame; it is written at the end of this event-loop turn together with its neighbours. */
+  /** Queues a frame: the first of an event-loop turn is written at once, later ones together at the end of it. */
   push(frame: Frame, size = frameSize(frame)): void {
     if (this.closed) return;
     this.pending.push(frame);
@@ -49,8 +49,11 @@ export class Link {
       this.stream.pause();
     }
     if (!this.scheduled && !this.blocked) {
+      // The first frame of a turn goes out at once (latency with one in flight); whatever follows in the same
+      // turn of the event loop is batched into one envelope at the end of it (throughput with many).
       this.scheduled = true;
-      queueMicrotask(this.flush);
+      this.write();
+      setImmediate(this.flush);
     }
   }
 
@@ -71,6 +74,10 @@ export class Link {
 
   private readonly flush = (): void => {
     this.scheduled = false;
+    this.write();
+  };
+
+  private write(): void {
     while (!this.closed && !this.blocked && this.pending.length > 0) {
       let batch: Frame[];
       if (this.pendingBytes <= this.maxEnvelopeBytes) {
@@ -101,7 +108,7 @@ export class Link {
         this.blocked = true;
         this.stream.once('drain', () => {
           this.blocked = false;
-          this.flush();
+          this.write();
         });
       }
     }
@@ -109,5 +116,5 @@ export class Link {
       this.inboundPaused = false;
       if (!this.held) this.stream.resume();
     }
-  };
+  }
 }

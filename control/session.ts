@@ -16,6 +16,7 @@ import {
 import type { Link } from './link.js';
 import type { ControlMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
+import type { OutboxEntry } from './outbox.js';
 import type {
   AckErrorValue,
   CommandValue,
@@ -155,28 +156,47 @@ export class Session {
    * Queues a reliable frame and resolves when the peer acks it; rejects with CommandRejectedError on an error ack,
    * TimeoutError (message stays queued), AbortError (message dropped), OutboxFullError or MessageTooLargeError.
    */
-  async sendReliable(id: string, frame: Frame, options: SendOptions = {}): Promise<void> {
-    if (this.closed) throw new ClosedError('session closed');
+  sendReliable(id: string, frame: Frame, options: SendOptions = {}): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError('session closed'));
     const signal = options.signal;
-    if (signal?.aborted) throw new AbortError();
+    if (signal?.aborted) return Promise.reject(new AbortError());
     const size = frameSize(frame);
     // Leave room for the envelope and the other frames of a batch.
     const limit = this.options.limits.maxMessageBytes - 512;
-    if (size > limit) throw new MessageTooLargeError(size, limit);
+    if (size > limit) return Promise.reject(new MessageTooLargeError(size, limit));
     const timeoutMs = options.timeoutMs ?? 30_000;
     const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
-    let entry = this.outbox.get(id);
-    if (!entry) {
-      while (this.outbox.full) {
-        if ((options.onFull ?? 'wait') === 'fail') throw new OutboxFullError(this.options.limits.maxOutbox);
+    const existing = this.outbox.get(id);
+    if (existing) return this.awaitAck(existing, id, signal, deadline, timeoutMs);
+    if (!this.outbox.full)
+      return this.awaitAck(this.enqueue(id, frame, size), id, signal, deadline, timeoutMs);
+    if ((options.onFull ?? 'wait') === 'fail')
+      return Promise.reject(new OutboxFullError(this.options.limits.maxOutbox));
+    // Slow path only: wait for room (back-pressure), then queue.
+    return (async () => {
+      while (this.outbox.full && !this.outbox.get(id)) {
         await this.waitForSpace(signal, deadline, id);
         if (this.closed) throw new ClosedError('session closed');
       }
-      entry = this.outbox.get(id) ?? this.outbox.add(id, frame, size);
-      if (entry.attempts === 0 && entry.waiters.length === 0) this.options.metrics.sent.inc();
-      this.pump();
-    }
-    const target = entry;
+      const entry = this.outbox.get(id) ?? this.enqueue(id, frame, size);
+      return this.awaitAck(entry, id, signal, deadline, timeoutMs);
+    })();
+  }
+
+  private enqueue(id: string, frame: Frame, size: number): OutboxEntry {
+    const entry = this.outbox.add(id, frame, size);
+    this.options.metrics.sent.inc();
+    this.pump();
+    return entry;
+  }
+
+  private awaitAck(
+    target: OutboxEntry,
+    id: string,
+    signal: AbortSignal | undefined,
+    deadline: number,
+    timeoutMs: number,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const waiting: Waiting = {
@@ -196,7 +216,7 @@ export class Session {
       const finish = (outcome: AckErrorValue | null | Error): void => {
         if (settled) return;
         settled = true;
-        this.waiting.delete(waiting);
+        if (deadline !== Infinity) this.waiting.delete(waiting);
         signal?.removeEventListener('abort', onAbort);
         if (outcome === null) resolve();
         else if (outcome instanceof Error) reject(outcome);
