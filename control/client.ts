@@ -289,6 +289,9 @@ export class ControlClient {
         // We own reconnection and its backoff; one channel per stream keeps grpc-js from retrying underneath.
         'grpc.enable_retries': 0,
         'grpc.use_local_subchannel_pool': 1,
+        // Targets are pod IPs, and TLS SNI must not be an IP (RFC 6066; Node warns DEP0123). The
+        // name is only SNI: the server's identity is checked on its SAN URI (tls.ts).
+        'grpc.ssl_target_name_override': 'samplesource-control',
         ...keepaliveOptions(this.options.keepalive, 'client'),
       });
       this.grpcClient = client;
