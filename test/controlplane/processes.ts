@@ -85,6 +85,32 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 /** Thrown by a `waitFor` check to stop waiting at once (for example: the process died). */
 export class FatalWaitError extends Error {}
 
+/**
+ * Polls `check` every `intervalMs` until it returns a value other than undefined, and returns it;
+ * throws after `timeoutMs` naming `what` and the last error a check threw.
+ */
+export async function pollUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      if (err instanceof FatalWaitError) throw err;
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+}
+
 /** Polls `check` every `intervalMs` until it returns true, or throws after `timeoutMs` with `what`. */
 export async function waitFor(
   what: string,
@@ -92,17 +118,5 @@ export async function waitFor(
   timeoutMs: number,
   intervalMs = 200,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      if (err instanceof FatalWaitError) throw err;
-      lastError = err;
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  const cause = lastError instanceof Error ? `: ${lastError.message}` : '';
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+  await pollUntil(what, async () => ((await check()) ? true : undefined), timeoutMs, intervalMs);
 }

@@ -3,6 +3,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { pollUntil } from '../controlplane/processes.js';
 
 function requiredEnv(name: string): string {
   const value = process.env[name];
@@ -52,25 +53,13 @@ export async function freshNamespace(
   };
 }
 
-/** Polls until `check` returns a value other than undefined, or fails with `what` after `timeoutMs`. */
+/** Polls until `check` returns a value other than undefined, or fails with `what` (and where the logs are) after `timeoutMs`. */
 export async function eventually<T>(
   what: string,
   check: () => Promise<T | undefined>,
   timeoutMs = 30_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-  throw new Error(
-    `timed out after ${timeoutMs} ms: ${what}${cause}; control plane logs: ${controlPlaneLogs()}`,
-  );
+  return pollUntil(what, check, timeoutMs).catch((err: Error) => {
+    throw new Error(`${err.message}; control plane logs: ${controlPlaneLogs()}`, { cause: err });
+  });
 }
