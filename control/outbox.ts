@@ -20,7 +20,9 @@ export interface OutboxEntry {
 export class Outbox {
   private readonly entries = new Map<string, OutboxEntry>();
   // Send order of entries not yet written on the current stream; removed entries are skipped lazily.
-  private queue: OutboxEntry[] = [];
+  // A consumed slot is cleared at once, so an acked entry (and its frame) is collectable right away
+  // rather than when the prefix is next compacted.
+  private queue: Array<OutboxEntry | undefined> = [];
   private head = 0;
   private epoch = 0;
   private inFlightCount = 0;
@@ -76,7 +78,8 @@ export class Outbox {
   /** Next entry to write, within the in-flight window, marked as written; undefined when none or window full. */
   takeNext(): OutboxEntry | undefined {
     while (this.inFlightCount < this.maxInFlight && this.head < this.queue.length) {
-      const entry = this.queue[this.head++]!;
+      const entry = this.queue[this.head]!;
+      this.queue[this.head++] = undefined;
       if (entry.removed) continue;
       entry.sentEpoch = this.epoch;
       this.inFlightCount++;

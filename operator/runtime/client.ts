@@ -1,8 +1,13 @@
 // A small raw-JSON Kubernetes client. The generic informer, leases, events and status patches
 // all go through it so that list results and watch events have one shape (plain JSON with
 // string timestamps), unlike client-node's typed clients (pitfall 8 in the notes).
-import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { request as httpRequest, type IncomingMessage, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest, Agent as HttpsAgent, type RequestOptions } from 'node:https';
+import {
+  request as httpRequest,
+  Agent as HttpAgent,
+  type IncomingMessage,
+  type IncomingHttpHeaders,
+} from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 /** Options of one request. */
@@ -100,6 +105,34 @@ export function clientFromKubeConfig(kc: KubeConfig): KubeClient {
   const base = new URL(cluster.server);
   const send = base.protocol === 'http:' ? httpRequest : httpsRequest;
 
+  // client-node hands out an https.Agent without keep-alive, so every request would pay a new TCP
+  // and TLS handshake on both ends (the apiserver's CPU is what a busy operator runs short of).
+  // One keep-alive agent per TLS identity; a rotated client certificate gets a fresh one.
+  let agent: { key: string; agent: HttpsAgent | HttpAgent } | undefined;
+  function keepAliveAgent(opts: RequestOptions): HttpsAgent | HttpAgent {
+    const tls = {
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      pfx: opts.pfx,
+      passphrase: opts.passphrase,
+      rejectUnauthorized: opts.rejectUnauthorized,
+    };
+    const key = JSON.stringify(
+      [tls.ca, tls.cert, tls.key, tls.pfx, tls.passphrase, tls.rejectUnauthorized].map(String),
+    );
+    if (agent?.key !== key) {
+      agent = {
+        key,
+        agent:
+          base.protocol === 'http:'
+            ? new HttpAgent({ keepAlive: true })
+            : new HttpsAgent({ ...tls, keepAlive: true }),
+      };
+    }
+    return agent.agent;
+  }
+
   async function open(
     method: string,
     path: string,
@@ -109,6 +142,7 @@ export function clientFromKubeConfig(kc: KubeConfig): KubeClient {
     const opts: RequestOptions = { method, headers: { accept: 'application/json' } };
     // Called per request so refreshed tokens (exec plugins, projected SA tokens) are picked up.
     await kc.applyToHTTPSOptions(opts);
+    opts.agent = keepAliveAgent(opts);
     const payload =
       init.body === undefined
         ? undefined

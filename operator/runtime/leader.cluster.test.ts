@@ -93,9 +93,11 @@ describe('Leader election (real API server)', () => {
   it('when the leader vanishes without releasing, the other takes over within the lease duration', async () => {
     const takeoverMs = await takeoverAfterStop(false);
     // Expiry counts from the follower's last observed renewal (up to one jittered retry, 550 ms,
-    // before the stop) and is noticed at its next retry: so lease duration give or take ~0.6 s.
+    // before the stop) and is noticed at its next retry: so lease duration give or take ~0.6 s, plus
+    // the follower's first reconcile; the upper bound leaves room for a loaded 2-core machine while
+    // still telling expiry-driven takeover (about 2 s) from a stuck one.
     expect(takeoverMs).toBeGreaterThanOrEqual(timing.leaseDurationMs - 1_000);
-    expect(takeoverMs).toBeLessThan(timing.leaseDurationMs + 1_000);
+    expect(takeoverMs).toBeLessThan(timing.leaseDurationMs + 2_500);
   });
 
   it('a leader that loses its lease stops reconciling promptly, aborting in-flight work', async () => {

@@ -35,6 +35,8 @@ export interface AdapterSessionsOptions {
   identity: string;
   /** Port the adapters' control servers listen on. Default 9443. */
   controlPort?: number;
+  /** Longest wait between reconnect attempts to an adapter. Default 1 s. */
+  reconnectCapMs?: number;
   /** Called when something arrives that a reconcile of `sourceKey` should look at. */
   onChange: (sourceKey: string) => void;
   logger: Logger;
@@ -162,6 +164,9 @@ export class AdapterSessions {
       tls: this.options.tls,
       identity: this.options.identity,
       expectedServerIdentity: adapterIdentity(namespace, name),
+      // Sessions exist only for Ready pods, so a pod that stops listening is a restart in progress:
+      // a 1 s cap brings the session (and the resent state) back within a second of the pod listening.
+      backoff: { initialMs: 100, maxMs: this.options.reconnectCapMs ?? 1_000, multiplier: 2, jitter: 0.2 },
       logger: log,
       ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
     });
