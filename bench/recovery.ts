@@ -1,0 +1,253 @@
+// Target 7, recovery: a real ControlClient steers a real ControlServer (adapter handlers, fresh
+// state on every start, as a restarted adapter has) on a fixed loopback address. The server is
+// closed, stays down for a random time, and listens again on the same address; we time from that
+// listen to (a) the stream being ready again and (b) the resync: the adapter's full-state
+// notification received and the desired state (ApplyState) re-sent and its async result back.
+// Runs the operator's backoff (the library default, which operator/samplesource/sessions.ts uses)
+// and a 1 s cap. Baseline, same run: a brand-new client to a listening server, to the same resync.
+//
+//   npm run build && node dist/bench/recovery.js [--restarts 30] [--down 200:3000]
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import {
+  ControlClient,
+  ControlServer,
+  createCertificateAuthority,
+  type BackoffOptions,
+  type TlsPems,
+} from '../control/index.js';
+import {
+  AdapterStateSchema,
+  NOTIFICATION_ADAPTER_STATE,
+  OP_APPLY_STATE,
+  OPERATOR_IDENTITY,
+  adapterIdentity,
+} from '../adapter/api.js';
+import { registerCommands } from '../adapter/commands.js';
+import { StateStore } from '../adapter/state.js';
+import { fmt, printTable, sleep, summarize, writeResult, type Summary } from './lib/report.js';
+
+const { values } = parseArgs({
+  options: {
+    restarts: { type: 'string', default: '30' },
+    down: { type: 'string', default: '200:3000' },
+    address: { type: 'string', default: '127.78.0.2:9443' },
+  },
+});
+const RESTARTS = Number(values.restarts);
+const [DOWN_MIN, DOWN_MAX] = values.down.split(':').map(Number) as [number, number];
+const ADDRESS = values.address;
+const IDENTITY = adapterIdentity('bench', 'recovery');
+const GENERATION = 7;
+const silent = pino({ level: 'silent' });
+
+interface Pki {
+  server: TlsPems;
+  client: TlsPems;
+}
+
+async function startServer(pki: Pki): Promise<ControlServer> {
+  const server = new ControlServer({
+    address: ADDRESS,
+    tls: pki.server,
+    identity: IDENTITY,
+    allowedClientIdentities: [OPERATOR_IDENTITY],
+    logger: silent,
+  });
+  const store = new StateStore('recovery-pod', { intervalMs: 10_000, paused: false });
+  registerCommands(server, store, () => undefined, silent);
+  server.onSessionOpen((s) => s.notify(NOTIFICATION_ADAPTER_STATE, store.snapshot()));
+  await server.start();
+  return server;
+}
+
+/** A client that behaves like operator/samplesource/sessions.ts: re-sends the desired state when the adapter reports an older one. */
+function steeringClient(pki: Pki, backoff: BackoffOptions | undefined) {
+  const marks = { ready: 0, state: 0, resynced: 0 };
+  let pending: string | undefined;
+  let n = 0;
+  const client = new ControlClient({
+    target: ADDRESS,
+    tls: pki.client,
+    identity: OPERATOR_IDENTITY,
+    expectedServerIdentity: IDENTITY,
+    logger: silent,
+    ...(backoff ? { backoff } : {}),
+  });
+  client.onStateChange((s) => {
+    if (s === 'ready' && !marks.ready) marks.ready = performance.now();
+  });
+  client.onNotification((note) => {
+    if (note.type !== NOTIFICATION_ADAPTER_STATE) return;
+    const state = AdapterStateSchema.parse(note.data);
+    if (!marks.state) marks.state = performance.now();
+    if (state.generation >= GENERATION) {
+      // Already in sync (a reconnect to an adapter that kept its state): nothing to resend.
+      if (!marks.resynced) marks.resynced = performance.now();
+    } else if (!pending) {
+      pending = `resync-${n++}`;
+      void client
+        .sendAndWaitForAck(
+          OP_APPLY_STATE,
+          { generation: GENERATION, interval: '1s', paused: false },
+          { id: pending, timeoutMs: 0 },
+        )
+        .catch(() => undefined);
+    }
+  });
+  client.onResult((r) => {
+    if (r.commandId === pending && r.succeeded) {
+      pending = undefined;
+      if (!marks.resynced) marks.resynced = performance.now();
+    }
+  });
+  return {
+    client,
+    marks,
+    reset: () => {
+      marks.ready = marks.state = marks.resynced = 0;
+      pending = undefined;
+    },
+  };
+}
+
+async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > end) return false;
+    await sleep(2);
+  }
+  return true;
+}
+
+interface Run {
+  label: string;
+  capMs: number;
+  downMs: number[];
+  toReady: number[];
+  toResync: number[];
+  failures: number;
+}
+
+async function restarts(pki: Pki, label: string, backoff: BackoffOptions | undefined): Promise<Run> {
+  let server = await startServer(pki);
+  const steering = steeringClient(pki, backoff);
+  steering.client.start();
+  await until(() => steering.marks.resynced > 0, 20_000);
+  const run: Run = {
+    label,
+    capMs: backoff?.maxMs ?? 10_000,
+    downMs: [],
+    toReady: [],
+    toResync: [],
+    failures: 0,
+  };
+  for (let i = 0; i < RESTARTS; i++) {
+    await server.close(0);
+    steering.reset();
+    const down = DOWN_MIN + Math.random() * (DOWN_MAX - DOWN_MIN);
+    await sleep(down);
+    server = await startServer(pki);
+    const listening = performance.now();
+    const ok = await until(() => steering.marks.resynced > 0, 30_000);
+    if (!ok) {
+      run.failures++;
+      continue;
+    }
+    run.downMs.push(down);
+    run.toReady.push(steering.marks.ready - listening);
+    run.toResync.push(steering.marks.resynced - listening);
+    await sleep(200);
+  }
+  await steering.client.close();
+  await server.close(0);
+  return run;
+}
+
+async function baseline(pki: Pki): Promise<Summary> {
+  const server = await startServer(pki);
+  const times: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const s = steeringClient(pki, undefined);
+    const t = performance.now();
+    s.client.start();
+    await until(() => s.marks.resynced > 0, 20_000);
+    if (i >= 5) times.push(s.marks.resynced - t);
+    await s.client.close();
+  }
+  await server.close(0);
+  return summarize(times);
+}
+
+async function main(): Promise<void> {
+  const ca = await createCertificateAuthority({ commonName: 'bench-recovery-ca' });
+  const s = await ca.issue({ commonName: 'adapter', uris: [IDENTITY], usages: ['server'] });
+  const c = await ca.issue({ commonName: 'operator', uris: [OPERATOR_IDENTITY], usages: ['client'] });
+  const pki: Pki = {
+    server: { caPem: ca.certPem, certPem: s.certPem, keyPem: s.keyPem },
+    client: { caPem: ca.certPem, certPem: c.certPem, keyPem: c.keyPem },
+  };
+  const base = await baseline(pki);
+  console.log(
+    `baseline, fresh client to a listening server -> resynced: p50 ${fmt(base.p50)} ms, p99 ${fmt(base.p99)} ms`,
+  );
+  const runs: Run[] = [];
+  for (const [label, backoff] of [
+    ['operator default backoff (100 ms x2, cap 10 s, 20% jitter)', undefined],
+    ['backoff cap 1 s (100 ms x2, 20% jitter)', { maxMs: 1_000 }],
+  ] as Array<[string, BackoffOptions | undefined]>) {
+    console.log(`${RESTARTS} restarts, down ${DOWN_MIN}-${DOWN_MAX} ms: ${label} ...`);
+    runs.push(await restarts(pki, label, backoff));
+  }
+  const rows = runs.flatMap((r) => {
+    const ready = summarize(r.toReady);
+    const resync = summarize(r.toResync);
+    return [
+      [
+        `${r.label}: listen -> ready`,
+        ready.n,
+        fmt(ready.p50),
+        fmt(ready.p99),
+        fmt(ready.max),
+        '-',
+        `${fmt(ready.p50 / base.p50)}x`,
+      ],
+      [
+        `${r.label}: listen -> resynced`,
+        resync.n,
+        fmt(resync.p50),
+        fmt(resync.p99),
+        fmt(resync.max),
+        '< 1000',
+        `${fmt(resync.p50 / base.p50)}x`,
+      ],
+    ];
+  });
+  console.log(`\nrecovery after an adapter restart, ms (server down ${DOWN_MIN}-${DOWN_MAX} ms, uniform):`);
+  printTable(
+    ['measure', 'n', 'p50', 'p99', 'max', 'target', 'p50 vs baseline'],
+    [
+      ['baseline: fresh client -> resynced', base.n, fmt(base.p50), fmt(base.p99), fmt(base.max), '-', '-'],
+      ...rows,
+    ],
+  );
+  const file = writeResult('recovery', {
+    restarts: RESTARTS,
+    downMs: [DOWN_MIN, DOWN_MAX],
+    baseline: base,
+    runs: runs.map((r) => ({
+      ...r,
+      summary: { ready: summarize(r.toReady), resynced: summarize(r.toResync) },
+    })),
+    targets: { resyncMs: 1000 },
+  });
+  console.log(`\nresults: ${file}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
