@@ -16,7 +16,8 @@ import {
 } from '../runtime/index.js';
 import { SAMPLESOURCE_RESOURCE, parseSampleSource, type SampleSource } from './api.js';
 import { adapterDeploymentName, certSecretName } from './names.js';
-import { buildCertSecret, checkCertSecret } from './certs-secret.js';
+import { buildCertSecret, checkCertSecret, CERT_KEY, DEFAULT_RENEW_BEFORE_MS } from './certs-secret.js';
+import { notAfter } from '../../control/index.js';
 import { planReconcile, type PlanOptions } from './desired-state.js';
 import { sinkRefTarget, type SinkLookup } from './sink.js';
 import { SOURCE_UID_LABEL } from './resources.js';
@@ -81,13 +82,21 @@ async function lookupSink(client: KubeClient, source: SampleSource): Promise<Sin
 }
 
 /** Makes sure the source's certificate Secret is current; issues (again) when it is missing, expiring or stale. */
-async function ensureCertSecret(deps: SampleSourceReconcilerDeps, source: SampleSource): Promise<void> {
+/**
+ * Makes sure the source's certificate Secret is current; issues (again) when it is missing, expiring
+ * or stale. Returns when the certificate in force must be renewed, so the reconcile can come back then.
+ */
+async function ensureCertSecret(deps: SampleSourceReconcilerDeps, source: SampleSource): Promise<Date> {
   const key = `${source.metadata.namespace}/${certSecretName(source)}`;
   const existing = deps.secrets.get(key) as unknown as V1Secret | undefined;
   const verdict = checkCertSecret(source, existing, { caPem: deps.pki.caPem, now: new Date() });
-  if (verdict.action === 'keep') return;
+  const renewAt = (certPem: string) => new Date(notAfter(certPem).getTime() - DEFAULT_RENEW_BEFORE_MS);
+  if (verdict.action === 'keep') {
+    return renewAt(Buffer.from(existing!.data![CERT_KEY]!, 'base64').toString('utf8'));
+  }
   if (verdict.action === 'conflict') throw new TerminalError(verdict.message);
-  const secret = buildCertSecret(source, await deps.pki.issueAdapter(source));
+  const bundle = await deps.pki.issueAdapter(source);
+  const secret = buildCertSecret(source, bundle);
   const base = `/api/v1/namespaces/${source.metadata.namespace}/secrets`;
   if (existing) {
     secret.metadata!.resourceVersion = existing.metadata?.resourceVersion;
@@ -101,6 +110,7 @@ async function ensureCertSecret(deps: SampleSourceReconcilerDeps, source: Sample
     'CertificateIssued',
     `Issued the adapter certificate in Secret ${secret.metadata!.name} (${verdict.reason})`,
   );
+  return renewAt(bundle.certPem);
 }
 
 async function applyDeployment(
@@ -127,9 +137,10 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
     const parsed = parseSampleSource(raw);
     const now = new Date();
     let world: Parameters<typeof planReconcile>[1] = { readyPods: [], reports: new Map(), now };
+    let renewCertAt: Date | undefined;
     if (parsed.ok) {
       const source = parsed.source;
-      await ensureCertSecret(deps, source);
+      renewCertAt = await ensureCertSecret(deps, source);
       const pods = readyAdapterPods(deps.pods, source);
       deps.sessions.sync(key, source.metadata.namespace, source.metadata.name, pods);
       const sinkLookup = await lookupSink(deps.client, source);
@@ -170,5 +181,7 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
       if (isNotFound(err)) return; // deleted while we worked
       throw err;
     }
+    // Nothing else may happen to a quiet source before its certificate needs renewing: come back then.
+    if (renewCertAt) return { requeueAfterMs: Math.max(1_000, renewCertAt.getTime() - Date.now()) };
   };
 }
