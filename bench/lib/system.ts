@@ -3,7 +3,11 @@
 // adapter) images as local processes, and config/ applied with kubectl. Loopback only.
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { startControlPlane, type ControlPlane } from '../../test/controlplane/controlplane.js';
+import {
+  startControlPlane,
+  type ControlPlane,
+  exportControlPlaneEnv,
+} from '../../test/controlplane/controlplane.js';
 import { NodeAgent } from '../../test/nodeagent/agent.js';
 import { adminKubeConfig, kubectl } from '../../test/support/cluster.js';
 import { ADAPTER_IMAGE, OPERATOR_IMAGE, SYSTEM_NAMESPACE, waitForOperators } from '../../test/e2e/system.js';
@@ -34,13 +38,8 @@ export interface BenchSystem {
 export async function startBenchSystem(options: BenchSystemOptions = {}): Promise<BenchSystem> {
   const t0 = performance.now();
   const cp = await startControlPlane({ controllerManager: true });
-  // What test/support/cluster.ts reads (jest's global setup sets the same).
-  process.env.SAMPLESOURCE_KUBECONFIG = cp.adminKubeconfig;
-  process.env.SAMPLESOURCE_KUBECTL = cp.kubectlPath;
-  process.env.SAMPLESOURCE_CP_BIN = cp.binDir;
-  process.env.SAMPLESOURCE_CP_LOGS = cp.logDir;
-  process.env.SAMPLESOURCE_CP_SERVER = cp.server;
-  process.env.SAMPLESOURCE_CP_CLIENT_CA_DIR = cp.clientCaDir;
+  // What test/support/cluster.ts reads (jest's global setup does the same).
+  exportControlPlaneEnv(cp);
   const node = (script: string) => ({
     command: process.execPath,
     args: ['--enable-source-maps', join(repoRoot, script)],

@@ -366,3 +366,16 @@ function apiRequest(
     req.end();
   });
 }
+
+/**
+ * Publishes a running control plane to this process's environment, where test/support/cluster.ts
+ * (and processes forked after this, such as jest workers) find it.
+ */
+export function exportControlPlaneEnv(cp: ControlPlane): void {
+  process.env.SAMPLESOURCE_KUBECONFIG = cp.adminKubeconfig;
+  process.env.SAMPLESOURCE_KUBECTL = cp.kubectlPath;
+  process.env.SAMPLESOURCE_CP_BIN = cp.binDir;
+  process.env.SAMPLESOURCE_CP_LOGS = cp.logDir;
+  process.env.SAMPLESOURCE_CP_SERVER = cp.server;
+  process.env.SAMPLESOURCE_CP_CLIENT_CA_DIR = cp.clientCaDir;
+}

@@ -33,14 +33,9 @@ export default async function globalSetup(): Promise<void> {
     process.env.SAMPLESOURCE_CP_LOGS ??= logs;
     return;
   }
-  const { startControlPlane } = await import('../controlplane/controlplane.js');
+  const { startControlPlane, exportControlPlaneEnv } = await import('../controlplane/controlplane.js');
   const cp = await startControlPlane({ controllerManager: true });
   globalThis.__samplesourceControlPlane = cp;
-  process.env.SAMPLESOURCE_KUBECONFIG = cp.adminKubeconfig;
-  process.env.SAMPLESOURCE_KUBECTL = cp.kubectlPath;
-  process.env.SAMPLESOURCE_CP_BIN = cp.binDir;
-  process.env.SAMPLESOURCE_CP_LOGS = cp.logDir;
-  process.env.SAMPLESOURCE_CP_SERVER = cp.server;
-  process.env.SAMPLESOURCE_CP_CLIENT_CA_DIR = cp.clientCaDir;
+  exportControlPlaneEnv(cp);
   console.log(`\ncontrol plane ready in ${cp.startupMs} ms at ${cp.server}; logs in ${cp.logDir}`);
 }
