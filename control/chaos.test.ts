@@ -81,7 +81,8 @@ it('delivers 10,000 commands exactly once each, in order, while connections are 
     `chaos: ${proxy.cuts} cuts, ${await metric('control_messages_resent_total', 'client')} resent, ` +
       `${await metric('control_duplicates_total', 'server')} duplicates answered from the window`,
   );
-  expect(proxy.connections).toBeGreaterThan(proxy.cuts);
+  // A timed cut may land after the last ack; the client must still come back after every cut.
+  await eventually(() => proxy.connections > proxy.cuts, 10_000, 'a reconnect after the last cut');
   // The server resumed one session throughout: its dedup window answered the resends.
   expect(server.stats()).toHaveLength(1);
   expect(client.stats()).toMatchObject({ outbox: 0, inFlight: 0 });
