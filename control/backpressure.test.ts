@@ -5,8 +5,8 @@ import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { FaultInjector } from './fault-injector.js';
 import { OutboxFullError, TimeoutError } from './index.js';
-import type { ControlClient, ControlServer } from './index.js';
 import {
+  closeTracker,
   CLIENT_ID,
   eventually,
   makeTestPki,
@@ -22,17 +22,11 @@ import type { Envelope, Envelope__Output } from './wire.js';
 let p: TestPki;
 // The black-holed peer must not be declared dead by keepalive during these tests: it is slow, not gone.
 const SLOW_KEEPALIVE = { timeMs: 60_000, timeoutMs: 60_000 };
-const cleanups: Array<() => Promise<void> | void> = [];
-function track<T extends ControlClient | ControlServer>(x: T): T {
-  cleanups.push(() => x.close());
-  return x;
-}
+const { cleanups, track, closeAll } = closeTracker();
 beforeAll(async () => {
   p = await makeTestPki();
 });
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(closeAll);
 
 /** A server that says hello and then never reads again. */
 async function deafServer(): Promise<number> {

@@ -4,22 +4,22 @@
 import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { FaultInjector } from './fault-injector.js';
-import type { ControlClient, ControlServer } from './index.js';
-import { captureLogger, eventually, makeTestPki, startTestClient, startTestServer } from './testing.js';
+import {
+  captureLogger,
+  closeTracker,
+  eventually,
+  makeTestPki,
+  startTestClient,
+  startTestServer,
+} from './testing.js';
 import type { TestPki } from './testing.js';
 
 let p: TestPki;
-const cleanups: Array<() => Promise<void>> = [];
-function track<T extends ControlClient | ControlServer | FaultInjector>(x: T): T {
-  cleanups.push(() => x.close());
-  return x;
-}
+const { track, closeAll } = closeTracker();
 beforeAll(async () => {
   p = await makeTestPki();
 });
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(closeAll);
 
 it('delivers 10,000 commands exactly once each, in order, while connections are cut at random', async () => {
   const registry = new Registry();

@@ -4,9 +4,9 @@ import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { z } from 'zod';
 import { CommandRejectedError, MessageTooLargeError } from './index.js';
-import type { ControlClient, ControlServer } from './index.js';
 import { Outbox } from './outbox.js';
 import {
+  closeTracker,
   CLIENT_ID,
   callStatus,
   makeTestPki,
@@ -19,17 +19,11 @@ import { decodeEnvelope, encodeEnvelope } from './wire.js';
 import type { Frame } from './wire.js';
 
 let p: TestPki;
-const cleanups: Array<() => Promise<void> | void> = [];
-function track<T extends ControlClient | ControlServer>(x: T): T {
-  cleanups.push(() => x.close());
-  return x;
-}
+const { cleanups, track, closeAll } = closeTracker();
 beforeAll(async () => {
   p = await makeTestPki();
 });
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(closeAll);
 
 const hello = (sessionId: string): Frame => ({
   hello: { protocolVersion: 1, capabilities: [], identity: CLIENT_ID, sessionId },

@@ -9,8 +9,9 @@ import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { createCertificateAuthority } from './pki.js';
-import type { ControlClient, ControlServer, TlsPems } from './index.js';
+import type { TlsPems } from './index.js';
 import {
+  closeTracker,
   CLIENT_ID,
   SERVER_ID,
   callStatus,
@@ -26,17 +27,11 @@ import type { TestPki } from './testing.js';
 import { encodeEnvelope } from './wire.js';
 
 let p: TestPki;
-const cleanups: Array<() => Promise<void> | void> = [];
-function track<T extends ControlClient | ControlServer>(x: T): T {
-  cleanups.push(() => x.close());
-  return x;
-}
+const { cleanups, track, closeAll } = closeTracker();
 beforeAll(async () => {
   p = await makeTestPki();
 });
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(closeAll);
 
 const HELLO = encodeEnvelope({
   frames: [

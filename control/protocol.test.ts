@@ -12,8 +12,9 @@ import {
   TimeoutError,
   newCommandId,
 } from './index.js';
-import type { CommandResult, ControlClient, ControlServer, Notification } from './index.js';
+import type { CommandResult, ControlServer, Notification } from './index.js';
 import {
+  closeTracker,
   callStatus,
   captureLogger,
   eventually,
@@ -28,18 +29,12 @@ import { controlService, encodeEnvelope } from './wire.js';
 import type { Envelope, Envelope__Output } from './wire.js';
 
 let p: TestPki;
-const cleanups: Array<() => Promise<void>> = [];
-function track<T extends ControlClient | ControlServer>(x: T): T {
-  cleanups.push(() => x.close());
-  return x;
-}
+const { cleanups, track, closeAll } = closeTracker();
 
 beforeAll(async () => {
   p = await makeTestPki();
 });
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(closeAll);
 
 const num = z.object({ n: z.number().int() });
 

@@ -39,6 +39,25 @@ export async function makeTestPki(commonName = 'control-test-ca'): Promise<TestP
   };
 }
 
+/** Whatever a test opened, closed after it (newest first): `afterEach(closeAll)`, `track(server)`. */
+export function closeTracker(): {
+  cleanups: Array<() => Promise<void> | void>;
+  track<T extends { close(): Promise<void> | void }>(x: T): T;
+  closeAll(): Promise<void>;
+} {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  return {
+    cleanups,
+    track(x) {
+      cleanups.push(() => x.close());
+      return x;
+    },
+    async closeAll() {
+      for (const c of cleanups.splice(0).reverse()) await c();
+    },
+  };
+}
+
 /** A pino logger that keeps its lines in memory (level debug), with a finder. */
 export function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>>; text(): string } {
   const lines: Array<Record<string, unknown>> = [];
