@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { CloudEvent } from 'cloudevents';
 import type { Logger } from 'pino';
-import { HEARTBEAT_EVENT_TYPE, formatDuration } from './api.js';
+import { HEARTBEAT_EVENT_TYPE } from '../contract/cloudevents.js';
+import { formatDuration } from '../contract/duration.js';
 import type { AdapterMetrics } from './metrics.js';
 import type { SendOutcome } from './sender.js';
 import type { StateStore } from './state.js';

@@ -11,13 +11,8 @@ import {
   type CommandResult,
   type TlsPems,
 } from '../control/index.js';
-import {
-  AdapterStateSchema,
-  NOTIFICATION_ADAPTER_STATE,
-  OPERATOR_IDENTITY,
-  adapterIdentity,
-  type AdapterState,
-} from './api.js';
+import { AdapterStateSchema, NOTIFICATION_ADAPTER_STATE, type AdapterState } from '../contract/commands.js';
+import { OPERATOR_IDENTITY, adapterIdentity } from '../contract/identities.js';
 
 /** Certificates for one adapter and one operator, from a fresh CA. */
 export interface IssuedCerts {

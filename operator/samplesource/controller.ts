@@ -11,13 +11,14 @@ import {
   anyOf,
   objectKey,
 } from '../runtime/index.js';
-import { SAMPLESOURCE_RESOURCE, API_VERSION, KIND } from './api.js';
+import { SAMPLESOURCE_RESOURCE } from './resource.js';
+import { API_VERSION, KIND } from '../../contract/samplesource.js';
 import { ADAPTER_POD_SELECTOR, SOURCE_NAME_LABEL } from './resources.js';
 import { AdapterSessions } from './sessions.js';
 import { sampleSourceReconciler } from './reconciler.js';
 import type { OperatorPki } from './operator-pki.js';
 import type { PlanOptions } from './desired-state.js';
-import { OPERATOR_IDENTITY } from '../../adapter/api.js';
+import { OPERATOR_IDENTITY } from '../../contract/identities.js';
 
 /** Options of {@link setupSampleSourceController}. */
 export interface SampleSourceControllerOptions {

@@ -15,10 +15,10 @@ import {
   AdapterStateSchema,
   NOTIFICATION_ADAPTER_STATE,
   OP_APPLY_STATE,
-  adapterIdentity,
   type AdapterState,
   type ApplyStatePayload,
-} from '../../adapter/api.js';
+} from '../../contract/commands.js';
+import { adapterIdentity } from '../../contract/identities.js';
 import type { PodReport } from './status.js';
 
 /** An adapter pod the operator should be steering. */

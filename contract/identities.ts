@@ -1,0 +1,17 @@
+// Identities of the operator-adapter contract: the SAN URIs carried in the control certificates.
+// The adapter accepts only the operator's identity; the operator accepts only the identity it
+// expects for a pod's source.
+
+/** SAN URI of the operator, the only client identity an adapter accepts by default. */
+export const OPERATOR_IDENTITY = 'spiffe://samplesource.knative.dev/operator';
+const IDENTITY_PREFIX = 'spiffe://samplesource.knative.dev';
+
+/** SAN URI of the adapter pods of one SampleSource: `spiffe://samplesource.knative.dev/ns/<ns>/samplesource/<name>`. */
+export function adapterIdentity(namespace: string, name: string): string {
+  return `${IDENTITY_PREFIX}/ns/${namespace}/samplesource/${name}`;
+}
+
+/** The operator's identity (a function for symmetry with {@link adapterIdentity}). */
+export function operatorIdentity(): string {
+  return OPERATOR_IDENTITY;
+}
