@@ -20,7 +20,11 @@ export function heartbeatSource(namespace: string, name: string): string {
  */
 export const CE_EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 
-/** Core CloudEvents attributes (and `data`), which an extension must not override. */
+/**
+ * Core CloudEvents attributes (and `data`), which an extension must not override; also the two
+ * CloudEvents 0.3 attributes (`schemaurl`, `datacontentencoding`) that the adapter's SDK still
+ * treats as attributes (it refuses `schemaurl` on a 1.0 event, which would fail every heartbeat).
+ */
 export const RESERVED_CE_ATTRIBUTES: ReadonlySet<string> = new Set([
   'id',
   'source',
@@ -31,6 +35,8 @@ export const RESERVED_CE_ATTRIBUTES: ReadonlySet<string> = new Set([
   'dataschema',
   'subject',
   'data',
+  'schemaurl',
+  'datacontentencoding',
 ]);
 
 /** Why an extension name is refused, or undefined when it is allowed. */

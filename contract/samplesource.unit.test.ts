@@ -148,6 +148,17 @@ describe('parseSampleSource', () => {
       ],
     },
     {
+      name: 'an extension the adapter SDK would refuse (schemaurl), named in the path',
+      spec: { ceOverrides: { extensions: { team: 'blue', schemaurl: 'x' } }, sink: uriSink },
+      want: [
+        {
+          path: 'spec.ceOverrides.extensions.schemaurl',
+          message: 'extension name "schemaurl" cannot override a core CloudEvents attribute',
+          area: 'deployment',
+        },
+      ],
+    },
+    {
       name: 'several problems at once, each in its area',
       spec: { interval: '1ms', replicas: 50 },
       want: [

@@ -193,6 +193,12 @@ describe('config/ and example.yaml', () => {
         'spec.ceOverrides.extensions: Invalid value: extension names must not be a core CloudEvents attribute',
     },
     {
+      name: 'an extension the SDK treats as a CloudEvents 0.3 attribute (schemaurl)',
+      spec: '  ceOverrides:\n    extensions: {schemaurl: x}\n  sink: {uri: "http://x.example/"}',
+      error:
+        'spec.ceOverrides.extensions: Invalid value: extension names must not be a core CloudEvents attribute',
+    },
+    {
       name: 'a bad ServiceAccount name',
       spec: '  serviceAccountName: Not_Valid\n  sink: {uri: "http://x.example/"}',
       error: 'spec.serviceAccountName: Invalid value: "Not_Valid"',
