@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     secretName: config.CA_SECRET_NAME,
     logger: log,
   });
-  const { sessions } = setupSampleSourceController(manager, {
+  const { sessions, addressables } = setupSampleSourceController(manager, {
     pki,
     controlPort: config.ADAPTER_CONTROL_PORT,
     workers: config.WORKERS,
@@ -59,6 +59,7 @@ async function main(): Promise<void> {
     clearInterval(leadership);
     pki.stop();
     await sessions.closeAll();
+    await addressables.stop();
     process.exit(code);
   });
   await manager.start();

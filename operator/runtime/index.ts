@@ -18,3 +18,5 @@ export * from './metrics.js';
 export * from './health.js';
 export * from './manager.js';
 export * from './logger.js';
+export * from './tracker.js';
+export * from './dynamic-informers.js';

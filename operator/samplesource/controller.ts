@@ -8,6 +8,8 @@ import {
   type Manager,
   generationChanged,
   metadataChanged,
+  DynamicInformers,
+  Tracker,
   anyOf,
   objectKey,
 } from '../runtime/index.js';
@@ -33,6 +35,10 @@ export interface SampleSourceControllerOptions {
 export interface SampleSourceController {
   controller: Controller;
   sessions: AdapterSessions;
+  /** Sink refs to Addressables (anything but a core Service), mapped back to their sources. */
+  tracker: Tracker;
+  /** The informers of referenced Addressable kinds; stop them on shutdown. */
+  addressables: DynamicInformers;
 }
 
 const owner = { apiVersion: API_VERSION, kind: KIND };
@@ -67,6 +73,16 @@ export function setupSampleSourceController(
     logger: options.logger.child({ component: 'sessions' }),
     metrics: manager.metrics.registry,
   });
+  const tracker = new Tracker({
+    enqueue: (key) => ref.controller?.enqueue(key),
+    watcher: { watch: (k) => addressables.watch(k), unwatch: (k) => addressables.unwatch(k) },
+  });
+  // An Addressable that appears, changes its address or goes re-resolves every source naming it.
+  const addressables = new DynamicInformers(manager.client, {
+    onEvent: (obj) => tracker.onChanged(obj),
+    logger: options.logger,
+    metrics: manager.metrics,
+  });
   const recorder = manager.eventRecorder({ component: 'samplesource-controller' });
   const controller = manager.controller({
     name: 'samplesource',
@@ -81,6 +97,8 @@ export function setupSampleSourceController(
       pki: options.pki,
       recorder,
       plan: options.plan,
+      tracker,
+      addressables,
     }),
   });
 
@@ -110,5 +128,5 @@ export function setupSampleSourceController(
       })
       .map((s) => objectKey(s)),
   );
-  return { controller, sessions };
+  return { controller, sessions, tracker, addressables };
 }

@@ -3,8 +3,12 @@
 // It never waits for an adapter: results arrive asynchronously and re-queue the source.
 import type { V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
 import {
+  ApiError,
   isNotFound,
   parseKey,
+  resourcePath,
+  type DynamicInformers,
+  type Tracker,
   updateStatus,
   TerminalError,
   type EventRecorder,
@@ -36,7 +40,15 @@ export interface SampleSourceReconcilerDeps {
   pki: OperatorPki;
   recorder: EventRecorder;
   plan: PlanOptions;
+  /** Records which object each source's sink.ref names, so its changes re-queue the source. Default: none. */
+  tracker?: Tracker;
+  /** Discovery (and watches) of Addressable kinds. Default: plural guessed from the kind. */
+  addressables?: DynamicInformers;
 }
+
+/** What the operator needs to read any Addressable; the message of a SinkForbidden condition. */
+export const ADDRESSABLE_RBAC_HINT =
+  'grant get, list and watch on it with a ClusterRole labelled duck.knative.dev/addressable: "true" (aggregated into samplesource-addressable-resolver)';
 
 /** Guesses a resource's plural from its kind, as Knative's tracker does for Addressables. */
 export function pluralOf(kind: string): string {
@@ -71,13 +83,27 @@ export function readyAdapterPods(pods: Lister<KubeObject>, source: SampleSource)
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-async function lookupSink(client: KubeClient, source: SampleSource): Promise<SinkLookup | undefined> {
+async function lookupSink(
+  deps: SampleSourceReconcilerDeps,
+  key: string,
+  source: SampleSource,
+): Promise<SinkLookup | undefined> {
   const target = sinkRefTarget(source.spec.sink, source.metadata.namespace);
+  // Core Services have an informer of their own (controller.ts); everything else is tracked.
+  const tracked = target && !(target.apiVersion === 'v1' && target.kind === 'Service');
+  deps.tracker?.track(key, tracked ? [target] : []);
   if (!target) return undefined;
+  let path = refPath(target);
+  if (tracked && deps.addressables) {
+    const resource = await deps.addressables.resolve(target);
+    if ('reason' in resource) return { error: resource.message };
+    path = resourcePath(resource, target.namespace, target.name);
+  }
   try {
-    return { found: true, object: await client.request('GET', refPath(target)) };
+    return { found: true, object: await deps.client.request('GET', path) };
   } catch (err) {
     if (isNotFound(err)) return { found: false };
+    if (err instanceof ApiError && err.code === 403) return { forbidden: ADDRESSABLE_RBAC_HINT };
     return { error: (err as Error).message };
   }
 }
@@ -133,6 +159,7 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
     if (!raw || raw.metadata.deletionTimestamp) {
       // Children go with their owner (garbage collection); only the sessions are ours to close.
       deps.sessions.forget(key);
+      deps.tracker?.untrack(key);
       return;
     }
     const parsed = parseSampleSource(raw);
@@ -144,7 +171,7 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
       renewCertAt = await ensureCertSecret(deps, source);
       const pods = readyAdapterPods(deps.pods, source);
       deps.sessions.sync(key, source.metadata.namespace, source.metadata.name, pods);
-      const sinkLookup = await lookupSink(deps.client, source);
+      const sinkLookup = await lookupSink(deps, key, source);
       const deployment = deps.deployments.get(
         `${source.metadata.namespace}/${adapterDeploymentName(source)}`,
       );

@@ -18,7 +18,9 @@ export const SinkReason = {
   NotFound: 'SinkNotFound',
   /** The object exists but has no address (yet). */
   NotAddressable: 'SinkNotAddressable',
-  /** Reading the object failed (forbidden, unknown kind, API error). */
+  /** The operator may not read the ref's kind (no ClusterRole labelled duck.knative.dev/addressable grants it). */
+  Forbidden: 'SinkForbidden',
+  /** Reading the object failed (unknown kind, API error). */
   ResolveFailed: 'SinkResolveFailed',
 } as const;
 export type SinkReason = (typeof SinkReason)[keyof typeof SinkReason];
@@ -27,7 +29,12 @@ export type SinkReason = (typeof SinkReason)[keyof typeof SinkReason];
 export type SinkResult = { ok: true; uri: string } | { ok: false; reason: SinkReason; message: string };
 
 /** What the caller found when it read the object a ref points at. */
-export type SinkLookup = { found: true; object: unknown } | { found: false } | { error: string };
+export type SinkLookup =
+  | { found: true; object: unknown }
+  | { found: false }
+  | { error: string }
+  /** RBAC refused the read; the message says what to grant. */
+  | { forbidden: string };
 
 /** The object a sink's ref points at, with the namespace defaulted to the source's; undefined without a ref. */
 export function sinkRefTarget(
@@ -113,6 +120,12 @@ export function resolveSink(
   }
   if (!lookup)
     return { ok: false, reason: SinkReason.ResolveFailed, message: `${describe(target)} was not looked up` };
+  if ('forbidden' in lookup)
+    return {
+      ok: false,
+      reason: SinkReason.Forbidden,
+      message: `the operator may not read ${describe(target)}: ${lookup.forbidden}`,
+    };
   if ('error' in lookup)
     return {
       ok: false,

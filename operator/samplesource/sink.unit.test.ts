@@ -139,6 +139,19 @@ describe('resolveSink', () => {
       },
     },
     {
+      name: 'ref to a kind the operator may not read',
+      dest: { ref: brokerRef },
+      lookup: {
+        forbidden: 'grant get, list and watch with a ClusterRole labelled duck.knative.dev/addressable',
+      },
+      want: {
+        ok: false,
+        reason: SinkReason.Forbidden,
+        message:
+          'the operator may not read Broker demo/default (eventing.knative.dev/v1): grant get, list and watch with a ClusterRole labelled duck.knative.dev/addressable',
+      },
+    },
+    {
       name: 'ref to a missing object',
       dest: { ref: serviceRef },
       lookup: { found: false },
