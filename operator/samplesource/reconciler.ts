@@ -46,6 +46,9 @@ export interface SampleSourceReconcilerDeps {
   addressables?: DynamicInformers;
 }
 
+/** How soon a source whose sink could not be read (forbidden, API error) is reconciled again: 30 s. */
+export const UNREADABLE_SINK_RETRY_MS = 30_000;
+
 /** What the operator needs to read any Addressable; the message of a SinkForbidden condition. */
 export const ADDRESSABLE_RBAC_HINT =
   'grant get, list and watch on it with a ClusterRole labelled duck.knative.dev/addressable: "true" (aggregated into samplesource-addressable-resolver)';
@@ -209,7 +212,12 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
       if (isNotFound(err)) return; // deleted while we worked
       throw err;
     }
+    // A sink we may not read (RBAC) or could not read has no watch to tell us it changed: look again.
+    const lookup = world.sinkLookup;
+    const sinkUnreadable = lookup !== undefined && ('forbidden' in lookup || 'error' in lookup);
     // Nothing else may happen to a quiet source before its certificate needs renewing: come back then.
-    if (renewCertAt) return { requeueAfterMs: Math.max(1_000, renewCertAt.getTime() - Date.now()) };
+    const renewInMs = renewCertAt ? Math.max(1_000, renewCertAt.getTime() - Date.now()) : undefined;
+    if (sinkUnreadable) return { requeueAfterMs: Math.min(UNREADABLE_SINK_RETRY_MS, renewInMs ?? Infinity) };
+    if (renewInMs !== undefined) return { requeueAfterMs: renewInMs };
   };
 }
