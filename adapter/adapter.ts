@@ -64,6 +64,8 @@ export async function startAdapter(
         );
       },
     },
+    undefined,
+    config.sinkCaCerts ? { caCerts: config.sinkCaCerts } : {},
   );
   const heartbeat = new Heartbeat({
     source: heartbeatSource(config.namespace, config.name),
@@ -118,7 +120,7 @@ export async function startAdapter(
     healthPort = await health.listen(config.healthAddress, config.healthPort);
   } catch (err) {
     publisher.close();
-    await Promise.allSettled([server.close(0), health.close()]);
+    await Promise.allSettled([server.close(0), health.close(), sender.close()]);
     throw err;
   }
   heartbeat.start();
@@ -128,6 +130,7 @@ export async function startAdapter(
       controlPort,
       healthPort,
       sink: config.sink.href,
+      sinkCaCerts: config.sinkCaCerts ? 'given' : 'default roots',
       ceSource: heartbeatSource(config.namespace, config.name),
     },
     `adapter ${config.namespace}/${config.name} started (${describeState(store.snapshot())}); control on ${config.controlAddress}:${controlPort}, health on ${config.healthAddress}:${healthPort}, sink ${config.sink.href}`,
@@ -148,6 +151,7 @@ export async function startAdapter(
         publisher.close();
         await server.close(Math.min(1_000, config.shutdownTimeoutMs));
         await health.close();
+        await sender.close();
         const s = store.snapshot();
         logger.info(
           { eventsSent: s.eventsSent, eventsDropped: s.eventsDropped },

@@ -101,3 +101,29 @@ describe('loadConfig', () => {
     ).toThrow(/^invalid adapter configuration: .*K_SINK: is required.*; CONTROL_PORT: /);
   });
 });
+
+describe('loadConfig: K_CA_CERTS (the sink CA bundle)', () => {
+  it('is optional, and kept as given when it holds PEM certificates', async () => {
+    const { createCertificateAuthority } = await import('../control/pki.js');
+    const ca = await createCertificateAuthority({ commonName: 'sink CA' });
+    expect(loadConfig({ ...base }).sinkCaCerts).toBeUndefined();
+    expect(loadConfig({ ...base, K_CA_CERTS: ca.certPem }).sinkCaCerts).toBe(ca.certPem);
+  });
+
+  it.each([
+    ['not PEM at all', 'hello', 'must hold PEM certificates'],
+    [
+      'a PEM block that is no certificate',
+      '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----',
+      'certificate 1 is not valid',
+    ],
+  ])('refuses %s, naming the variable without printing the bundle', (_name, value, message) => {
+    expect(() => loadConfig({ ...base, K_CA_CERTS: value })).toThrow(ConfigError);
+    try {
+      loadConfig({ ...base, K_CA_CERTS: value });
+    } catch (err) {
+      expect((err as Error).message).toContain(`K_CA_CERTS: ${message}`);
+      expect((err as Error).message).not.toContain('got');
+    }
+  });
+});

@@ -1,5 +1,6 @@
 // The adapter's whole configuration comes from its environment (plus mounted certificates and
 // the control stream): validate it once, at start-up, and fail with one message naming the variable.
+import { X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -13,6 +14,8 @@ import { parseInterval } from '../contract/commands.js';
 /** Everything the adapter process is told by its environment. */
 export interface AdapterConfig {
   sink: URL;
+  /** PEM CAs the HTTPS sink is verified with (K_CA_CERTS); undefined: Node's default roots. */
+  sinkCaCerts?: string;
   /** CloudEvent extension attributes from K_CE_OVERRIDES, applied to every event. */
   ceExtensions: Record<string, string>;
   name: string;
@@ -81,10 +84,29 @@ const ceOverridesSchema = z
     }),
   );
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+// One or more PEM certificates, each one parsed, so that a bad bundle fails at start with its name.
+const pemCertificates = z.string().superRefine((text, ctx) => {
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) ctx.addIssue({ code: 'custom', message: 'must hold PEM certificates' });
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `certificate ${i + 1} is not valid: ${(err as Error).message}`,
+      });
+    }
+  }
+});
+
 const envSchema = z.object({
   [ENV.sink]: z
     .string({ error: 'is required (the sink URL, set by the operator)' })
     .pipe(z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })),
+  [ENV.sinkCaCerts]: pemCertificates.optional(),
   [ENV.ceOverrides]: ceOverridesSchema.optional(),
   [ENV.name]: z.string({ error: 'is required' }).regex(DNS_SUBDOMAIN, 'must be a Kubernetes object name'),
   [ENV.namespace]: z.string({ error: 'is required' }).regex(DNS_LABEL, 'must be a Kubernetes namespace name'),
@@ -130,7 +152,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdapterConfig 
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const variable = String(issue.path[0] ?? '?');
-      const shown = input[variable] === undefined ? '' : ` (got ${JSON.stringify(input[variable])})`;
+      // A PEM bundle is long and says nothing more: name it, do not print it.
+      const shown =
+        input[variable] === undefined || variable === ENV.sinkCaCerts
+          ? ''
+          : ` (got ${JSON.stringify(input[variable])})`;
       const detail = issue.path.length > 1 ? ` at ${issue.path.slice(1).join('.')}` : '';
       return `${variable}${detail}: ${issue.message}${shown}`;
     });
@@ -140,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdapterConfig 
   const tlsDir = e[ENV.tlsDir];
   return {
     sink: new URL(e[ENV.sink]),
+    ...(e[ENV.sinkCaCerts] ? { sinkCaCerts: e[ENV.sinkCaCerts] } : {}),
     ceExtensions: e[ENV.ceOverrides]?.extensions ?? {},
     name: e[ENV.name],
     namespace: e[ENV.namespace],

@@ -1,6 +1,7 @@
 // A small real CloudEvents sink: parses every request with the CloudEvents SDK and records it.
 // Used by the tests, by the cadence benchmark and by hand (`steer-cli sink`) next to an adapter.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { HTTP, type CloudEventV1 } from 'cloudevents';
 import { decodeCeHeaderValue, isCeAttributeHeader } from './ce-headers.js';
@@ -45,15 +46,19 @@ export class DevSink {
   /** Called on every request after it is recorded. */
   onRequest?: (r: ReceivedEvent) => void;
 
-  constructor() {
-    this.server = createServer((req, res) => {
+  /** A plain HTTP sink, or an HTTPS one serving `tls` (PEM certificate and key). */
+  constructor(private readonly tls?: { certPem: string; keyPem: string }) {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.open++;
       this.maxOpen = Math.max(this.maxOpen, this.open);
       res.on('close', () => this.open--);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => this.receive(req, res, Buffer.concat(chunks).toString('utf8')));
-    });
+    };
+    this.server = tls
+      ? createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, handler)
+      : createServer(handler);
   }
 
   private receive(req: IncomingMessage, res: ServerResponse, body: string): void {
@@ -104,7 +109,7 @@ export class DevSink {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         const { port: bound } = this.server.address() as AddressInfo;
-        resolve(new URL(`http://${host}:${bound}/`));
+        resolve(new URL(`${this.tls ? 'https' : 'http'}://${host}:${bound}/`));
       });
     });
   }

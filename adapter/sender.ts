@@ -4,6 +4,7 @@
 // fall below the base nor shrink, Retry-After honoured (capped), a per-attempt timeout so that a
 // hung sink cannot hold a send for ever, and an abort signal for shutdown.
 import { HTTP, type CloudEvent } from 'cloudevents';
+import { Agent, fetch } from 'undici';
 import { encodeCeHeaders } from './ce-headers.js';
 
 /** How a send is retried. */
@@ -137,14 +138,34 @@ function describe(err: unknown): string {
   return cause ? `${e.message ?? String(err)} (${cause})` : (e.message ?? String(err));
 }
 
+/** How the sender trusts an HTTPS sink. */
+export interface SinkTls {
+  /**
+   * PEM CA certificates (Knative's Destination.CACerts): the sink is verified with exactly these,
+   * the default roots no longer apply. Default: Node's default roots.
+   */
+  caCerts?: string;
+}
+
 /** Sends CloudEvents to one sink URL. */
 export class SinkSender {
+  // Our own connection pool, so that the CA set applies to this sink and nothing else.
+  private readonly dispatcher: Agent;
+
   constructor(
     private readonly sink: URL,
     private readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     private readonly hooks: SendHooks = {},
     private readonly timing: SenderTiming = { sleep, random: Math.random },
-  ) {}
+    tls: SinkTls = {},
+  ) {
+    this.dispatcher = new Agent(tls.caCerts ? { connect: { ca: tls.caCerts } } : {});
+  }
+
+  /** Closes the connection pool. */
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
 
   /** Delivers one event, retrying transient failures; never throws. `signal` abandons it (shutdown). */
   async send(event: CloudEvent<unknown>, signal: AbortSignal): Promise<SendOutcome> {
@@ -214,6 +235,7 @@ export class SinkSender {
     let ok = false;
     try {
       const response = await fetch(this.sink, {
+        dispatcher: this.dispatcher,
         method: 'POST',
         headers,
         body,

@@ -4,6 +4,8 @@
 /** Names of the environment variables the adapter reads (see docs/adapter.md for defaults). */
 export const ENV = {
   sink: 'K_SINK',
+  /** PEM CA certificates to verify an HTTPS sink with (Knative's name; the resolved sink CACerts). */
+  sinkCaCerts: 'K_CA_CERTS',
   ceOverrides: 'K_CE_OVERRIDES',
   name: 'SAMPLESOURCE_NAME',
   namespace: 'SAMPLESOURCE_NAMESPACE',
