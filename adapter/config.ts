@@ -1,10 +1,10 @@
 // The adapter's whole configuration comes from its environment (plus mounted certificates and
 // the control stream): validate it once, at start-up, and fail with one message naming the variable.
-import { X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CeExtensionsSchema } from '../contract/cloudevents.js';
+import { caCertsProblem } from '../contract/tls.js';
 import { DEFAULT_CONTROL_PORT, DEFAULT_HEALTH_PORT, DEFAULT_TLS_DIR, ENV } from '../contract/adapter-env.js';
 import { DEFAULT_INTERVAL } from '../contract/commands.js';
 import { OPERATOR_IDENTITY } from '../contract/identities.js';
@@ -84,22 +84,10 @@ const ceOverridesSchema = z
     }),
   );
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
 // One or more PEM certificates, each one parsed, so that a bad bundle fails at start with its name.
 const pemCertificates = z.string().superRefine((text, ctx) => {
-  const blocks = text.match(PEM_CERTIFICATE) ?? [];
-  if (blocks.length === 0) ctx.addIssue({ code: 'custom', message: 'must hold PEM certificates' });
-  for (const [i, block] of blocks.entries()) {
-    try {
-      new X509Certificate(block);
-    } catch (err) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `certificate ${i + 1} is not valid: ${(err as Error).message}`,
-      });
-    }
-  }
+  const problem = caCertsProblem(text);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 const envSchema = z.object({

@@ -1,6 +1,7 @@
 // Knative duck types the contract is made of: conditions as Knative serialises them, and the
 // Destination (KReference and/or URI) a source sends to. Plain data, zod only.
 import { z } from 'zod';
+import { caCertsProblem } from './tls.js';
 
 /** True, False or Unknown. */
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -40,12 +41,20 @@ function isHttpUrl(text: string): boolean {
 }
 
 /**
- * A Knative Destination with Knative's rules: `ref` or `uri` or both; `uri` alone must be an
+ * A Knative Destination with Knative's rules: `ref` or `uri` or both, optional `CACerts` (PEM,
+ * every certificate must parse); `uri` alone must be an
  * absolute http(s) URL; next to `ref` it must be relative (resolved against the ref's address).
  */
 export const DestinationSchema = z
-  .object({ ref: KReferenceSchema.optional(), uri: z.string().min(1, 'uri must not be empty').optional() })
+  .object({
+    ref: KReferenceSchema.optional(),
+    uri: z.string().min(1, 'uri must not be empty').optional(),
+    /** PEM CA certificates the HTTPS sink is verified with (instead of the default roots). */
+    CACerts: z.string().optional(),
+  })
   .superRefine((dest, ctx) => {
+    const caProblem = dest.CACerts === undefined ? undefined : caCertsProblem(dest.CACerts);
+    if (caProblem) ctx.addIssue({ code: 'custom', path: ['CACerts'], message: `CACerts ${caProblem}` });
     if (!dest.ref && dest.uri === undefined) {
       ctx.addIssue({ code: 'custom', message: 'expected at least one of ref and uri' });
     } else if (!dest.ref && dest.uri !== undefined && !isHttpUrl(dest.uri)) {

@@ -57,6 +57,8 @@ export interface SampleSourceStatus {
   conditions?: Condition[];
   annotations?: Record<string, string>;
   sinkUri?: string;
+  /** PEM CAs the adapters verify the sink with (Knative SourceStatus.sinkCACerts); absent: default roots. */
+  sinkCACerts?: string;
   ceAttributes?: CloudEventAttributes[];
   /** Interval every ready adapter pod reported applied for the current generation (kept while a change is processing). */
   appliedInterval?: string;

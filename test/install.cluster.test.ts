@@ -199,6 +199,11 @@ describe('config/ and example.yaml', () => {
         'spec.ceOverrides.extensions: Invalid value: extension names must not be a core CloudEvents attribute',
     },
     {
+      name: 'sink CACerts that hold no PEM certificate',
+      spec: '  sink: {uri: "https://x.example/", CACerts: "not a certificate"}',
+      error: 'spec.sink.CACerts: Invalid value: "not a certificate": CACerts must hold PEM certificates',
+    },
+    {
       name: 'a bad ServiceAccount name',
       spec: '  serviceAccountName: Not_Valid\n  sink: {uri: "http://x.example/"}',
       error: 'spec.serviceAccountName: Invalid value: "Not_Valid"',

@@ -182,7 +182,7 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
   // Without a sink there is nothing to point the adapters at: leave the Deployment as it is.
   if (sink.ok) {
     deployment = planDeployment(
-      buildAdapterDeployment(source, sink.uri, options.adapter, world.deployment),
+      buildAdapterDeployment(source, sink.uri, options.adapter, world.deployment, sink.caCerts),
       world.deployment,
     );
     const name = deployment.deployment.metadata?.name ?? '';

@@ -98,6 +98,7 @@ function buildEnv(
   sinkUri: string,
   initial: InitialState,
   options: AdapterOptions,
+  sinkCaCerts?: string,
 ): V1EnvVar[] {
   const env: V1EnvVar[] = [
     // POD_IP comes first: later entries refer to it as $(POD_IP).
@@ -105,6 +106,7 @@ function buildEnv(
     { name: ENV.podName, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
     { name: ENV.sink, value: sinkUri },
   ];
+  if (sinkCaCerts !== undefined) env.push({ name: ENV.sinkCaCerts, value: sinkCaCerts });
   if (source.spec.ceOverrides)
     env.push({ name: ENV.ceOverrides, value: JSON.stringify(source.spec.ceOverrides) });
   const bindAddress = (options.bindToPodIp ?? true) ? '$(POD_IP)' : '0.0.0.0';
@@ -129,13 +131,14 @@ function buildPodTemplate(
   sinkUri: string,
   initial: InitialState,
   options: AdapterOptions,
+  sinkCaCerts?: string,
 ): V1PodTemplateSpec {
   const healthPort = options.healthPort ?? DEFAULT_HEALTH_PORT;
   const container: V1Container = {
     name: ADAPTER_CONTAINER,
     image: options.image,
     imagePullPolicy: options.imagePullPolicy ?? 'IfNotPresent',
-    env: buildEnv(source, sinkUri, initial, options),
+    env: buildEnv(source, sinkUri, initial, options, sinkCaCerts),
     ports: [
       { name: 'control', containerPort: options.controlPort ?? DEFAULT_CONTROL_PORT, protocol: 'TCP' },
       { name: 'health', containerPort: healthPort, protocol: 'TCP' },
@@ -190,12 +193,14 @@ export function buildAdapterDeployment(
   sinkUri: string,
   options: AdapterOptions,
   existing?: V1Deployment,
+  /** PEM CAs of an HTTPS sink (K_CA_CERTS). Default: none (the default roots). */
+  sinkCaCerts?: string,
 ): V1Deployment {
   const current: InitialState = { interval: source.spec.interval, paused: source.spec.paused };
   const kept = initialStateOf(existing);
-  let template = buildPodTemplate(source, sinkUri, current, options);
+  let template = buildPodTemplate(source, sinkUri, current, options, sinkCaCerts);
   if (kept && existing?.spec?.template) {
-    const keptTemplate = buildPodTemplate(source, sinkUri, kept, options);
+    const keptTemplate = buildPodTemplate(source, sinkUri, kept, options, sinkCaCerts);
     if (isDerivative(keptTemplate, existing.spec.template)) template = keptTemplate;
   }
   const labels = adapterLabels(source);

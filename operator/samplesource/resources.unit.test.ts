@@ -156,6 +156,12 @@ describe('buildAdapterDeployment', () => {
     check(buildAdapterDeployment(source(spec), SINK, options));
   });
 
+  it('passes the sink CA bundle as K_CA_CERTS, and nothing when there is none', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    expect(envOf(buildAdapterDeployment(source(), SINK, options, undefined, pem)).K_CA_CERTS).toBe(pem);
+    expect(envOf(buildAdapterDeployment(source(), SINK, options)).K_CA_CERTS).toBeUndefined();
+  });
+
   it('binds to 0.0.0.0 and uses the configured ports, image and log level when told to', () => {
     const x = buildAdapterDeployment(source(), SINK, {
       image: 'img:2',

@@ -2,6 +2,7 @@
 // object `ref` points at (a core Service, or any Addressable with status.address.url), with a
 // relative `uri` resolved against that address. Pure: the caller fetches the ref'd object.
 import type { Destination, KReference } from '../../contract/knative.js';
+import { caCertsProblem } from '../../contract/tls.js';
 
 /** Cluster DNS domain for Service sinks when none is configured: "cluster.local". */
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
@@ -26,7 +27,9 @@ export const SinkReason = {
 export type SinkReason = (typeof SinkReason)[keyof typeof SinkReason];
 
 /** A resolved sink URI, or why there is none. */
-export type SinkResult = { ok: true; uri: string } | { ok: false; reason: SinkReason; message: string };
+export type SinkResult =
+  /** `caCerts`: the PEM CAs to verify the sink with (spec.sink.CACerts, else the Addressable's); absent: default roots. */
+  { ok: true; uri: string; caCerts?: string } | { ok: false; reason: SinkReason; message: string };
 
 /** What the caller found when it read the object a ref points at. */
 export type SinkLookup =
@@ -59,13 +62,30 @@ function isCoreService(ref: KReference): boolean {
   return ref.apiVersion === 'v1' && ref.kind === 'Service';
 }
 
+interface AddressJson {
+  url?: unknown;
+  CACerts?: unknown;
+}
+
 // Knative Addressables publish status.address.url; newer ones also (or only) status.addresses[].
+function addressObjectOf(object: unknown): AddressJson | undefined {
+  const status = (object as { status?: { address?: AddressJson; addresses?: AddressJson[] } })?.status;
+  return status?.address?.url !== undefined ? status.address : status?.addresses?.[0];
+}
+
 function addressOf(object: unknown): string | undefined {
-  const status = (
-    object as { status?: { address?: { url?: unknown }; addresses?: Array<{ url?: unknown }> } }
-  )?.status;
-  const url = status?.address?.url ?? status?.addresses?.[0]?.url;
+  const url = addressObjectOf(object)?.url;
   return typeof url === 'string' && url !== '' ? url : undefined;
+}
+
+function addressCaCertsOf(object: unknown): string | undefined {
+  const ca = addressObjectOf(object)?.CACerts;
+  return typeof ca === 'string' && ca !== '' ? ca : undefined;
+}
+
+/** The spec's CACerts win over the Addressable's, as Knative's resolver does. */
+function withCaCerts(uri: string, caCerts: string | undefined): SinkResult {
+  return caCerts === undefined ? { ok: true, uri } : { ok: true, uri, caCerts };
 }
 
 function describe(ref: Required<KReference>): string {
@@ -101,7 +121,9 @@ export function resolveSink(
         message: `spec.sink.uri ${JSON.stringify(dest.uri)} must be an absolute http(s) URL when there is no ref`,
       };
     }
-    return { ok: true, uri: dest.uri! };
+    const problem = dest.CACerts === undefined ? undefined : caCertsProblem(dest.CACerts);
+    if (problem) return { ok: false, reason: SinkReason.Invalid, message: `spec.sink.CACerts ${problem}` };
+    return withCaCerts(dest.uri!, dest.CACerts);
   }
   if (dest.uri !== undefined && /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(dest.uri)) {
     return {
@@ -160,10 +182,22 @@ export function resolveSink(
       };
     }
   }
-  if (dest.uri === undefined) return { ok: true, uri: baseText };
+  const caCerts = dest.CACerts ?? (isCoreService(target) ? undefined : addressCaCertsOf(lookup.object));
+  const caProblem = caCerts === undefined ? undefined : caCertsProblem(caCerts);
+  if (caProblem) {
+    return {
+      ok: false,
+      reason: dest.CACerts !== undefined ? SinkReason.Invalid : SinkReason.NotAddressable,
+      message:
+        dest.CACerts !== undefined
+          ? `spec.sink.CACerts ${caProblem}`
+          : `${describe(target)} has status.address.CACerts that ${caProblem}`,
+    };
+  }
+  if (dest.uri === undefined) return withCaCerts(baseText, caCerts);
   try {
     // RFC 3986 reference resolution, as Go's url.ResolveReference does for Knative.
-    return { ok: true, uri: new URL(dest.uri, base).href };
+    return withCaCerts(new URL(dest.uri, base).href, caCerts);
   } catch {
     return {
       ok: false,

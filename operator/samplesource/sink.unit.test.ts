@@ -198,3 +198,63 @@ describe('sinkRefTarget', () => {
     });
   });
 });
+
+describe('resolveSink: CA certificates of HTTPS sinks', () => {
+  let pemA: string;
+  let pemB: string;
+  beforeAll(async () => {
+    const { createCertificateAuthority } = await import('../../control/pki.js');
+    pemA = (await createCertificateAuthority({ commonName: 'a' })).certPem;
+    pemB = (await createCertificateAuthority({ commonName: 'b' })).certPem;
+  });
+  const addressable = (url: string, CACerts?: string) =>
+    found({ kind: 'Broker', status: { address: { url, ...(CACerts ? { CACerts } : {}) } } });
+
+  it('carries spec.sink.CACerts with a uri', () => {
+    expect(resolveSink({ uri: 'https://x.example/', CACerts: pemA }, NS, undefined)).toEqual({
+      ok: true,
+      uri: 'https://x.example/',
+      caCerts: pemA,
+    });
+  });
+
+  it("takes the Addressable's status.address.CACerts when the spec gives none", () => {
+    expect(resolveSink({ ref: brokerRef }, NS, addressable('https://b.example/', pemB))).toEqual({
+      ok: true,
+      uri: 'https://b.example/',
+      caCerts: pemB,
+    });
+  });
+
+  it("prefers spec.sink.CACerts over the Addressable's", () => {
+    const got = resolveSink({ ref: brokerRef, CACerts: pemA }, NS, addressable('https://b.example/', pemB));
+    expect(got).toMatchObject({ ok: true, caCerts: pemA });
+  });
+
+  it('has none (default roots) when neither gives any', () => {
+    expect(resolveSink({ ref: brokerRef }, NS, addressable('https://b.example/'))).toEqual({
+      ok: true,
+      uri: 'https://b.example/',
+    });
+  });
+
+  it('refuses a CA bundle the adapter would refuse, naming where it came from', () => {
+    const bad = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----';
+    expect(resolveSink({ uri: 'https://x.example/', CACerts: bad }, NS, undefined)).toMatchObject({
+      ok: false,
+      reason: SinkReason.Invalid,
+    });
+    expect(
+      resolveSink({ ref: brokerRef, CACerts: bad }, NS, addressable('https://b.example/')),
+    ).toMatchObject({
+      ok: false,
+      reason: SinkReason.Invalid,
+      message: expect.stringContaining('spec.sink.CACerts certificate 1 is not valid'),
+    });
+    expect(resolveSink({ ref: brokerRef }, NS, addressable('https://b.example/', 'not pem'))).toMatchObject({
+      ok: false,
+      reason: SinkReason.NotAddressable,
+      message: expect.stringContaining('status.address.CACerts that must hold PEM certificates'),
+    });
+  });
+});

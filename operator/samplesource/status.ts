@@ -253,6 +253,7 @@ export function computeStatus(input: StatusInput): SampleSourceStatus {
   if (previous.annotations) status.annotations = previous.annotations;
   // Knative clears sinkUri when the sink cannot be resolved, so nobody reads a stale address.
   if (input.sink.ok) status.sinkUri = input.sink.uri;
+  if (input.sink.ok && input.sink.caCerts !== undefined) status.sinkCACerts = input.sink.caCerts;
   if (appliedInterval !== undefined) status.appliedInterval = appliedInterval;
   if (paused !== undefined) status.paused = paused;
   return status;
@@ -298,7 +299,10 @@ export function invalidSpecStatus(
     observedGeneration: metadata.generation,
     conditions: applyConditions(previous?.conditions, desired, now),
   };
-  if (desired.some((d) => d.type === ConditionType.SinkProvided)) delete status.sinkUri;
+  if (desired.some((d) => d.type === ConditionType.SinkProvided)) {
+    delete status.sinkUri;
+    delete status.sinkCACerts;
+  }
   return status;
 }
 
