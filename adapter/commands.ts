@@ -15,12 +15,13 @@ import {
   formatDuration,
   parseInterval,
   type AdapterState,
+  type Generation,
 } from './api.js';
 import type { StateStore } from './state.js';
 
 /** The desired change a command asks for. */
 export interface ConfigChange {
-  generation: number;
+  generation: Generation;
   intervalMs?: number;
   paused?: boolean;
 }

@@ -44,6 +44,8 @@ export interface ControlClientOptions {
   identity: string;
   /** SAN URI the server's certificate must carry. */
   expectedServerIdentity: string;
+  /** Name sent as TLS SNI (targets are IPs, which SNI may not carry). Default 'samplesource-control'. */
+  serverName?: string;
   /** Default: a silent pino logger. */
   logger?: Logger;
   /** prom-client registry for control_* metrics. Default none. */
@@ -286,7 +288,7 @@ export class ControlClient {
         'grpc.use_local_subchannel_pool': 1,
         // Targets are pod IPs, and TLS SNI must not be an IP (RFC 6066; Node warns DEP0123). The
         // name is only SNI: the server's identity is checked on its SAN URI (tls.ts).
-        'grpc.ssl_target_name_override': 'samplesource-control',
+        'grpc.ssl_target_name_override': this.options.serverName ?? 'samplesource-control',
         ...keepaliveOptions(this.options.keepalive, 'client'),
       });
       this.grpcClient = client;

@@ -38,6 +38,7 @@ export {
   createCertificateAuthority,
   loadCertificateAuthority,
   sanUris,
+  sanDnsNames,
   parseSubjectAltNameUris,
   notAfter,
 } from './pki.js';
