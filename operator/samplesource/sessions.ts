@@ -17,8 +17,9 @@ import {
   OP_APPLY_STATE,
   type AdapterState,
   type ApplyStatePayload,
+  type Generation,
 } from '../../contract/commands.js';
-import { adapterIdentity } from '../../contract/identities.js';
+import { adapterIdentity, adapterServerName } from '../../contract/identities.js';
 import type { PodReport } from './status.js';
 
 /** An adapter pod the operator should be steering. */
@@ -49,7 +50,7 @@ interface PodSession {
   /** The last ApplyState sent and its outcome. */
   lastSent?: {
     commandId: string;
-    generation: number;
+    generation: Generation;
     state: PodReport['state'];
     reason?: string;
     message?: string;
@@ -82,7 +83,11 @@ export class AdapterSessions {
       }
     }
     for (const pod of pods) {
-      if (!byPod.has(pod.name)) byPod.set(pod.name, this.openSession(sourceKey, namespace, name, pod));
+      const existing = byPod.get(pod.name);
+      if (!existing) byPod.set(pod.name, this.openSession(sourceKey, namespace, name, pod));
+      // The pod is Ready (again, e.g. after a container restart) while our session waits in its backoff:
+      // dial now instead of on the next backoff tick.
+      else if (existing.client.state !== 'ready') existing.client.reconnectNow();
     }
     if (byPod.size === 0) this.sessions.delete(sourceKey);
   }
@@ -164,6 +169,7 @@ export class AdapterSessions {
       tls: this.options.tls,
       identity: this.options.identity,
       expectedServerIdentity: adapterIdentity(namespace, name),
+      serverName: adapterServerName(namespace, name),
       // Sessions exist only for Ready pods, so a pod that stops listening is a restart in progress:
       // a 1 s cap brings the session (and the resent state) back within a second of the pod listening.
       backoff: { initialMs: 100, maxMs: this.options.reconnectCapMs ?? 1_000, multiplier: 2, jitter: 0.2 },
