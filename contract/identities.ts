@@ -24,3 +24,11 @@ export function adapterServerName(namespace: string, name: string): string {
 export function operatorIdentity(): string {
   return OPERATOR_IDENTITY;
 }
+
+/** SAN URI of the shared adapter pool's pods (one identity for the whole pool). */
+export const POOL_IDENTITY = `${IDENTITY_PREFIX}/pool`;
+
+/** The pool's identity (a function for symmetry with {@link adapterIdentity}). */
+export function poolIdentity(): string {
+  return POOL_IDENTITY;
+}
