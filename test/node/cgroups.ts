@@ -13,16 +13,22 @@ import { join } from 'node:path';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
-/** The v1 hierarchies mounted here (cpu, memory, ..., name=systemd), as directories under /sys/fs/cgroup. */
-export function hierarchies(): string[] {
+/**
+ * The v1 hierarchies mounted here (cpu, memory, ..., name=systemd), as directories under /sys/fs/cgroup;
+ * with `withUnified`, also the cgroup2 mount (unified/), where runc creates a cgroup of its own too.
+ */
+export function hierarchies(withUnified = false): string[] {
   if (!existsSync(CGROUP_ROOT)) return [];
   return readdirSync(CGROUP_ROOT)
     .map((name) => join(CGROUP_ROOT, name))
     .filter((dir) => {
       try {
-        // The cgroup2 mount (unified/) is left alone: its controllers are bound to v1 here.
+        // The node's root is not created in the cgroup2 mount (its controllers are bound to v1 here),
+        // but what runc leaves there is removed with the rest.
         return (
-          statSync(dir).isDirectory() && !dir.endsWith('/unified') && existsSync(join(dir, 'cgroup.procs'))
+          statSync(dir).isDirectory() &&
+          (withUnified || !dir.endsWith('/unified')) &&
+          existsSync(join(dir, 'cgroup.procs'))
         );
       } catch {
         return false;
@@ -55,7 +61,7 @@ export function cgroupProcesses(name: string): Set<number> {
       /* gone meanwhile */
     }
   };
-  for (const hierarchy of hierarchies()) walk(join(hierarchy, name));
+  for (const hierarchy of hierarchies(true)) walk(join(hierarchy, name));
   return pids;
 }
 
@@ -72,6 +78,6 @@ export function removeCgroupRoot(name: string): string[] {
       left.push(dir);
     }
   };
-  for (const hierarchy of hierarchies()) remove(join(hierarchy, name));
+  for (const hierarchy of hierarchies(true)) remove(join(hierarchy, name));
   return left;
 }

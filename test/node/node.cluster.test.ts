@@ -125,7 +125,7 @@ describe('the real node', () => {
     await node.stop();
     expect(run('ip', ['netns', 'list'])).not.toContain(netns);
     expect(run('ip', ['-o', 'link', 'show'])).not.toContain(`${hostInterface}@`);
-    for (const h of hierarchies()) expect(existsSync(join(h, netns))).toBe(false);
+    for (const h of hierarchies(true)) expect(existsSync(join(h, netns))).toBe(false);
     expect(existsSync(claimDir(node.network.slot))).toBe(false);
     expect(existsSync(stateDir)).toBe(false);
     // No process of ours still runs: no shim (they outlive containerd) and no container.
