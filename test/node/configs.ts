@@ -111,6 +111,7 @@ export function kubeletConfig(o: {
   clientCaFile: string;
   resolvConf: string;
   podLogsDir: string;
+  volumePluginDir: string;
 }): string {
   return JSON.stringify(
     {
@@ -136,6 +137,8 @@ export function kubeletConfig(o: {
       resolvConf: o.resolvConf,
       containerRuntimeEndpoint: `unix://${CONTAINERD_SOCKET}`,
       podLogsDir: o.podLogsDir,
+      // Default /usr/libexec/kubernetes/...: kubelet would create it on the host.
+      volumePluginDir: o.volumePluginDir,
       failSwapOn: false,
       protectKernelDefaults: false,
       // A shared disk: evict only when really full, and keep the locally imported images.

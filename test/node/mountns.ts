@@ -1,6 +1,6 @@
 // The node's private mount namespace, kept alive by a bind mount of its nsfs file, shared by
 // containerd, its shims, kubelet and buildkitd (they must all see the same mounts, as in a kind node
-// container). Inside: tmpfs on /run, the node's own state on /var/lib, and files holding the values
+// container). Inside: tmpfs on /run, the node's own state on /var/lib and /var/log, and files holding the values
 // kubelet wants bound over the host-global kernel tunables it would otherwise rewrite.
 import { mkdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ export function createMountNamespace(nsFile: string, stateDir: string): void {
   const tunables = join(stateDir, 'tunables');
   mkdirSync(tunables, { recursive: true });
   mkdirSync(join(stateDir, 'var-lib'), { recursive: true });
+  mkdirSync(join(stateDir, 'var-log'), { recursive: true });
   writeFileSync(nsFile, '');
   const binds: string[] = [];
   for (const [name, value] of Object.entries(KUBELET_TUNABLES)) {
@@ -34,6 +35,8 @@ export function createMountNamespace(nsFile: string, stateDir: string): void {
     'set -e',
     'mount -t tmpfs -o mode=0755 tmpfs /run',
     `mount --bind ${join(stateDir, 'var-lib')} /var/lib`,
+    // kubelet links container logs under /var/log/containers (a fixed path): the node's own, too.
+    `mount --bind ${join(stateDir, 'var-log')} /var/log`,
     ...binds,
   ].join('\n');
   run('unshare', [`--mount=${nsFile}`, '--propagation', 'private', '--', 'sh', '-c', script]);

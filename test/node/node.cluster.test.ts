@@ -1,12 +1,13 @@
 // The real node against its own control plane: Ready, pods with Secret volumes, probes, logs and
 // exec, a Service reached by its DNS name from another pod; and, after stop, nothing left behind.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.js';
-import { pollUntil } from '../controlplane/processes.js';
 import { baseImagesDir, prepareNode, type RealNode } from './node.js';
 import { hierarchies } from './cgroups.js';
-import { claimDir } from './teardown.js';
+import { claimDir, nodeProcesses } from './teardown.js';
+import { namespaceInode } from './mountns.js';
+import { isAlive, pollUntil } from '../controlplane/processes.js';
 import { run } from './host.js';
 
 const BASE = 'samplesource.local/node-base:test';
@@ -122,23 +123,28 @@ describe('the real node', () => {
   it('leaves nothing behind when stopped', async () => {
     const { netns, hostInterface } = node.network;
     const stateDir = node.stateDir;
+    const mountInode = namespaceInode(node.mountNamespace);
+    const netInode = namespaceInode(node.network.netnsPath);
+    const webPid = node.client.containerPid('smoke', 'web', 'web');
+    expect(webPid).toBeGreaterThan(1);
     await node.stop();
     expect(run('ip', ['netns', 'list'])).not.toContain(netns);
     expect(run('ip', ['-o', 'link', 'show'])).not.toContain(`${hostInterface}@`);
     for (const h of hierarchies(true)) expect(existsSync(join(h, netns))).toBe(false);
     expect(existsSync(claimDir(node.network.slot))).toBe(false);
     expect(existsSync(stateDir)).toBe(false);
-    // No process of ours still runs: no shim (they outlive containerd) and no container.
-    const ours = readdirSync('/proc')
-      .filter((p) => /^\d+$/.test(p))
-      .filter((p) => {
-        try {
-          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(node.binDir);
-        } catch {
-          return false;
-        }
-      });
-    expect(ours).toEqual([]);
-    expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(claimDir(node.network.slot));
+    // No process of this node still runs: no shim (they outlive containerd), no container.
+    expect(nodeProcesses(mountInode, netInode, netns)).toEqual([]);
+    expect(isAlive(webPid!)).toBe(false);
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+    expect(mounts).not.toContain(claimDir(node.network.slot));
+    // kubelet's fixed host paths stayed inside the node's mount namespace.
+    for (const path of [
+      '/var/log/containers',
+      '/usr/libexec/kubernetes',
+      '/var/lib/kubelet',
+      '/var/lib/containerd',
+    ])
+      expect({ path, exists: existsSync(path) }).toEqual({ path, exists: false });
   }, 60_000);
 });

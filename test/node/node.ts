@@ -229,6 +229,7 @@ export async function prepareNode(options: NodeOptions = {}): Promise<RealNode> 
           clientCaFile: join(cp.clientCaDir, 'client-ca.crt'),
           resolvConf: join(etc, 'resolv.conf'),
           podLogsDir: join(stateDir, 'pod-logs'),
+          volumePluginDir: join(stateDir, 'volume-plugins'),
         }),
       );
       writeFileSync(

@@ -84,7 +84,28 @@ export async function teardownSlot(slot: number): Promise<string[]> {
     if (stateDir.includes('samplesource-node-')) rmSync(stateDir, { recursive: true, force: true });
   }
   rmSync(claim, { recursive: true, force: true });
+  removeEmptyDirs();
   return problems;
+}
+
+/**
+ * The claims directory and `ip netns`'s /run/netns (which it makes a mount of its own) go too once
+ * nobody uses them any more: no node of another run, no other user's namespace.
+ */
+function removeEmptyDirs(): void {
+  const empty = (dir: string) => {
+    try {
+      return readdirSync(dir).length === 0;
+    } catch {
+      return false;
+    }
+  };
+  if (empty(CLAIMS_DIR)) tryRun('rmdir', [CLAIMS_DIR]);
+  if (empty('/run/netns')) {
+    if (readFileSync('/proc/self/mountinfo', 'utf8').includes(' /run/netns '))
+      tryRun('umount', ['/run/netns']);
+    if (empty('/run/netns')) tryRun('rmdir', ['/run/netns']);
+  }
 }
 
 /** Owner pid recorded in a claim, if its process still runs. */
@@ -122,6 +143,5 @@ export async function removeLeftovers(usedSlots: Iterable<number>): Promise<numb
     await teardownSlot(slot);
     removed.push(slot);
   }
-  tryRun('true', []);
   return removed;
 }
