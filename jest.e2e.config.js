@@ -8,7 +8,10 @@ export default {
   ...common,
   displayName: 'e2e',
   testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
-  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  // The scenarios only a real node can check run only there (not on the node agent, not on kind).
+  testPathIgnorePatterns:
+    (process.env.E2E_PLATFORM ?? 'node') === 'node' ? [] : ['/real-node\\.e2e\\.test\\.ts$'],
+  globalSetup: '<rootDir>/test/support/e2e-global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   maxWorkers: 1,
   testTimeout: 180_000,
