@@ -67,6 +67,9 @@ function int64Schema(min: number) {
   ]);
 }
 
+/** A generation an adapter reports applied: an int64 ≥ 0 (0 while only its environment configured it). */
+export const AppliedGenerationSchema = int64Schema(0);
+
 /** The SampleSource's metadata.generation the command was computed from (an int64 ≥ 1). */
 export const GenerationSchema = int64Schema(1);
 
@@ -93,7 +96,7 @@ export const AdapterStateSchema = z.object({
   intervalMs: z.number().int(),
   paused: z.boolean(),
   /** Last generation applied; 0 while only the environment has configured the adapter. */
-  generation: int64Schema(0),
+  generation: AppliedGenerationSchema,
   eventsSent: z.number().int().min(0),
   eventsDropped: z.number().int().min(0),
   eventsRetried: z.number().int().min(0),
