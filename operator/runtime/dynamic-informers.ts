@@ -105,7 +105,12 @@ export class DynamicInformers implements KindWatcher {
     await Promise.allSettled([...this.pending.values()]);
   }
 
-  /** Stops every informer. */
+  /** Allows starts again after {@link stop} (a new leadership term). */
+  resume(): void {
+    this.stopped = false;
+  }
+
+  /** Stops every informer; watch() starts nothing until {@link resume}. */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.settled();

@@ -1,6 +1,7 @@
 // Wires the SampleSource reconciler into a Manager: which caches it reads, which events re-queue
 // a source (its own changes, its Deployment, Secret and pods, the Services sinks point at, and
-// asynchronous results from its adapters).
+// asynchronous results from its adapters, through a channel source). The control sessions are a
+// leader-bound runnable of the manager.
 import type { Logger } from 'pino';
 import {
   type Controller,
@@ -12,6 +13,7 @@ import {
   Tracker,
   anyOf,
   objectKey,
+  ChannelSource,
 } from '../runtime/index.js';
 import { SAMPLESOURCE_RESOURCE } from './resource.js';
 import { API_VERSION, KIND } from '../../contract/samplesource.js';
@@ -37,7 +39,7 @@ export interface SampleSourceController {
   sessions: AdapterSessions;
   /** Sink refs to Addressables (anything but a core Service), mapped back to their sources. */
   tracker: Tracker;
-  /** The informers of referenced Addressable kinds; stop them on shutdown. */
+  /** The informers of referenced Addressable kinds (a leader-bound runnable of the manager). */
   addressables: DynamicInformers;
 }
 
@@ -63,18 +65,22 @@ export function setupSampleSourceController(
   });
   const services = manager.informer({ resource: { apiVersion: 'v1', plural: 'services', kind: 'Service' } });
 
-  // The sessions re-queue through the controller, which needs the sessions: tie the knot late.
-  const ref: { controller?: Controller } = {};
-  const sessions = new AdapterSessions({
-    tls: options.pki.operatorTls,
-    identity: OPERATOR_IDENTITY,
-    controlPort: options.controlPort,
-    onChange: (key) => ref.controller?.enqueue(key),
-    logger: options.logger.child({ component: 'sessions' }),
-    metrics: manager.metrics.registry,
-  });
+  // Session results re-queue their source through a channel: the sessions never see the controller.
+  const sessionChanges = new ChannelSource<string>();
+  const sessions = manager.add(
+    new AdapterSessions({
+      tls: options.pki.operatorTls,
+      identity: OPERATOR_IDENTITY,
+      controlPort: options.controlPort,
+      onChange: (key) => sessionChanges.send(key),
+      logger: options.logger.child({ component: 'sessions' }),
+      metrics: manager.metrics.registry,
+    }),
+  );
+  // Sink refs to Addressables re-queue their sources through a channel too (no informer of ours).
+  const sinkChanges = new ChannelSource<string>();
   const tracker = new Tracker({
-    enqueue: (key) => ref.controller?.enqueue(key),
+    enqueue: (key) => sinkChanges.send(key),
     watcher: { watch: (k) => addressables.watch(k), unwatch: (k) => addressables.unwatch(k) },
   });
   // An Addressable that appears, changes its address or goes re-resolves every source naming it.
@@ -82,6 +88,16 @@ export function setupSampleSourceController(
     onEvent: (obj) => tracker.onChanged(obj),
     logger: options.logger,
     metrics: manager.metrics,
+  });
+  // Watches run while this replica leads (reconciles, hence references, happen only then); a new
+  // term re-tracks every source, which starts them again.
+  manager.add({
+    name: 'addressable-informers',
+    run: async (signal) => {
+      addressables.resume();
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      await addressables.stop();
+    },
   });
   const recorder = manager.eventRecorder({ component: 'samplesource-controller' });
   const controller = manager.controller({
@@ -102,7 +118,8 @@ export function setupSampleSourceController(
     }),
   });
 
-  ref.controller = controller;
+  controller.watchesChannel(sessionChanges);
+  controller.watchesChannel(sinkChanges);
   // Status writes bump neither generation nor labels: filtering them out avoids a reconcile per write.
   controller.for(sources, anyOf(generationChanged(), metadataChanged()));
   controller.owns(deployments, owner);
