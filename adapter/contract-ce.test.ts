@@ -57,6 +57,11 @@ describe('every extension the contract admits is one the adapter can send', () =
     expect(ceExtensionNameProblem('schemaurl')).toContain('core CloudEvents attribute');
   });
 
+  it('the SDK breaks on an extension named validate (it shadows a method), so the contract refuses it', () => {
+    expect(() => heartbeatOf({ validate: 'x' })).toThrow();
+    expect(ceExtensionNameProblem('validate')).toBeDefined();
+  });
+
   it.each(SDK_ATTRIBUTE_NAMES)('the contract refuses %j, which the SDK treats as an attribute', (name) => {
     expect(ceExtensionNameProblem(name)).toContain('core CloudEvents attribute');
   });

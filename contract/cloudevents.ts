@@ -23,7 +23,8 @@ export const CE_EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 /**
  * Core CloudEvents attributes (and `data`), which an extension must not override; also the two
  * CloudEvents 0.3 attributes (`schemaurl`, `datacontentencoding`) that the adapter's SDK still
- * treats as attributes (it refuses `schemaurl` on a 1.0 event, which would fail every heartbeat).
+ * treats as attributes (it refuses `schemaurl` on a 1.0 event, which would fail every heartbeat),
+ * and `validate`, a method of the SDK's event class.
  */
 export const RESERVED_CE_ATTRIBUTES: ReadonlySet<string> = new Set([
   'id',
@@ -37,6 +38,9 @@ export const RESERVED_CE_ATTRIBUTES: ReadonlySet<string> = new Set([
   'data',
   'schemaurl',
   'datacontentencoding',
+  // Not an attribute: a method of the SDK's CloudEvent, which an extension would shadow (its
+  // constructor then throws "this.validate is not a function"); found by adapter/contract-ce.test.ts.
+  'validate',
 ]);
 
 /** Why an extension name is refused, or undefined when it is allowed. */
