@@ -95,7 +95,10 @@ export function setupSampleSourceController(
     name: 'addressable-informers',
     run: async (signal) => {
       addressables.resume();
-      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) return resolve();
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
       await addressables.stop();
     },
   });
