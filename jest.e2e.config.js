@@ -1,6 +1,7 @@
 // End-to-end suite (`npm run test:e2e`): the whole system on its own real control plane, with
 // the operator and adapters running as Pods. Separate from jest.config.js because it installs
 // config/ cluster-wide; scenarios run one at a time, in file order.
+import process from 'node:process';
 import { common } from './jest.config.js';
 
 /** @type {import('jest').Config} */

@@ -12,15 +12,16 @@ import {
   OP_SET_INTERVAL,
   REASON_SUPERSEDED,
   SetIntervalPayloadSchema,
-  formatDuration,
   parseInterval,
   type AdapterState,
-} from './api.js';
+  type Generation,
+} from '../contract/commands.js';
+import { formatDuration } from '../contract/duration.js';
 import type { StateStore } from './state.js';
 
 /** The desired change a command asks for. */
 export interface ConfigChange {
-  generation: number;
+  generation: Generation;
   intervalMs?: number;
   paused?: boolean;
 }

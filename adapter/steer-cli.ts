@@ -14,10 +14,10 @@ import {
   OP_PAUSE,
   OP_RESUME,
   OP_SET_INTERVAL,
-  adapterIdentity,
   parseInterval,
   type AdapterState,
-} from './api.js';
+} from '../contract/commands.js';
+import { adapterIdentity } from '../contract/identities.js';
 import { DevSink } from './dev-sink.js';
 import { Steering, issueCerts } from './testkit.js';
 
@@ -96,7 +96,7 @@ async function steer(
 ): Promise<void> {
   const steering = await connect();
   const generation =
-    values.generation !== undefined ? Number(values.generation) : steering.state!.generation + 1;
+    values.generation !== undefined ? Number(values.generation) : Number(steering.state!.generation) + 1;
   const body = { generation, ...payload(generation) };
   const short = opcode.replace('samplesource.v1.', '');
   try {
