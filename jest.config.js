@@ -21,7 +21,10 @@ export default {
       ...common,
       displayName: 'unit',
       // Pure code and real loopback sockets; no Kubernetes needed.
-      testMatch: ['<rootDir>/{control,adapter,scripts}/**/*.test.ts', '<rootDir>/operator/**/*.unit.test.ts'],
+      testMatch: [
+        '<rootDir>/{control,adapter,scripts}/**/*.test.ts',
+        '<rootDir>/{contract,operator}/**/*.unit.test.ts',
+      ],
     },
     {
       ...common,

@@ -10,9 +10,9 @@ import {
   OP_PAUSE,
   OP_RESUME,
   OP_SET_INTERVAL,
-  heartbeatSource,
   type AdapterState,
-} from './api.js';
+} from '../contract/commands.js';
+import { heartbeatSource } from '../contract/cloudevents.js';
 import { startAdapter, type RunningAdapter } from './adapter.js';
 import { loadConfig } from './config.js';
 import { DevSink } from './dev-sink.js';

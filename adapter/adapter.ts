@@ -2,7 +2,9 @@
 // main.ts adds the environment and signals; tests run this in-process.
 import type { Logger } from 'pino';
 import { ControlServer } from '../control/index.js';
-import { NOTIFICATION_ADAPTER_STATE, adapterIdentity, heartbeatSource } from './api.js';
+import { NOTIFICATION_ADAPTER_STATE } from '../contract/commands.js';
+import { adapterIdentity } from '../contract/identities.js';
+import { heartbeatSource } from '../contract/cloudevents.js';
 import { describeState, registerCommands } from './commands.js';
 import type { AdapterConfig } from './config.js';
 import { HealthServer } from './health.js';

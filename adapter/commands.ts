@@ -12,11 +12,11 @@ import {
   OP_SET_INTERVAL,
   REASON_SUPERSEDED,
   SetIntervalPayloadSchema,
-  formatDuration,
   parseInterval,
   type AdapterState,
   type Generation,
-} from './api.js';
+} from '../contract/commands.js';
+import { formatDuration } from '../contract/duration.js';
 import type { StateStore } from './state.js';
 
 /** The desired change a command asks for. */

@@ -82,11 +82,11 @@ describe('loadConfig', () => {
     [{ K_CE_OVERRIDES: '{oops' }, /K_CE_OVERRIDES: must be JSON/],
     [
       { K_CE_OVERRIDES: '{"extensions":{"Bad-Name":"x"}}' },
-      /K_CE_OVERRIDES at extensions.Bad-Name: extension names are lower-case/,
+      /K_CE_OVERRIDES at extensions.Bad-Name: extension name "Bad-Name" must be 1-20 lowercase letters or digits/,
     ],
     [
       { K_CE_OVERRIDES: '{"extensions":{"type":"x"}}' },
-      /K_CE_OVERRIDES at extensions.type: cannot override a core CloudEvents attribute/,
+      /K_CE_OVERRIDES at extensions.type: extension name "type" cannot override a core CloudEvents attribute/,
     ],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL: /],
   ])('rejects %j with a message naming the variable', (patch, message) => {

@@ -3,16 +3,12 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import {
-  DEFAULT_CONTROL_PORT,
-  DEFAULT_HEALTH_PORT,
-  DEFAULT_INTERVAL,
-  DEFAULT_TLS_DIR,
-  ENV,
-  OPERATOR_IDENTITY,
-  parseDuration,
-  parseInterval,
-} from './api.js';
+import { CeExtensionsSchema } from '../contract/cloudevents.js';
+import { DEFAULT_CONTROL_PORT, DEFAULT_HEALTH_PORT, DEFAULT_TLS_DIR, ENV } from '../contract/adapter-env.js';
+import { DEFAULT_INTERVAL } from '../contract/commands.js';
+import { OPERATOR_IDENTITY } from '../contract/identities.js';
+import { parseDuration } from '../contract/duration.js';
+import { parseInterval } from '../contract/commands.js';
 
 /** Everything the adapter process is told by its environment. */
 export interface AdapterConfig {
@@ -47,23 +43,11 @@ export class ConfigError extends Error {
 // Kubernetes object names: DNS-1123 labels (namespaces) and subdomains (names).
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-// CloudEvents 1.0: extension attribute names are lower-case letters and digits.
-const CE_EXTENSION_NAME = /^[a-z0-9]+$/;
-const RESERVED_ATTRIBUTES = new Set([
-  'id',
-  'source',
-  'type',
-  'specversion',
-  'time',
-  'datacontenttype',
-  'dataschema',
-  'subject',
-  'data',
-]);
+/** A TCP port from the environment (0 picks a free one). */
+export const port = z.coerce.number().int().min(0).max(65535);
 
-const port = z.coerce.number().int().min(0).max(65535);
-
-function durationString(what: string, minMs: number, maxMs: number) {
+/** A Go duration from the environment, checked against [minMs, maxMs]; yields milliseconds. */
+export function durationString(what: string, minMs: number, maxMs: number) {
   return z.string().transform((text, ctx) => {
     try {
       const ms = Math.round(parseDuration(text));
@@ -95,26 +79,7 @@ const ceOverridesSchema = z
   })
   .pipe(
     z.object({
-      extensions: z
-        .record(z.string(), z.string())
-        .superRefine((extensions, ctx) => {
-          for (const key of Object.keys(extensions)) {
-            if (!CE_EXTENSION_NAME.test(key)) {
-              ctx.addIssue({
-                code: 'custom',
-                path: [key],
-                message: 'extension names are lower-case letters and digits',
-              });
-            } else if (RESERVED_ATTRIBUTES.has(key)) {
-              ctx.addIssue({
-                code: 'custom',
-                path: [key],
-                message: 'cannot override a core CloudEvents attribute',
-              });
-            }
-          }
-        })
-        .default({}),
+      extensions: CeExtensionsSchema.default({}),
     }),
   );
 

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { HEARTBEAT_EVENT_TYPE } from './api.js';
+import { HEARTBEAT_EVENT_TYPE } from '../contract/cloudevents.js';
 import { DevSink } from './dev-sink.js';
 import { Heartbeat, type HeartbeatData } from './heartbeat.js';
 import { createMetrics } from './metrics.js';

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OP_SET_INTERVAL } from './api.js';
+import { OP_SET_INTERVAL } from '../contract/commands.js';
 import { DevSink } from './dev-sink.js';
 import { Steering, issueCerts, type IssuedCerts } from './testkit.js';
 

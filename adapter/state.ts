@@ -1,6 +1,7 @@
 // The adapter's observable state: the configuration in force (interval, paused, generation)
 // and the delivery counters. One place owns it so the notification, metrics and logs agree.
-import { formatDuration, type AdapterState, type Generation } from './api.js';
+import { formatDuration } from '../contract/duration.js';
+import type { AdapterState, Generation } from '../contract/commands.js';
 
 /** What kind of change happened: config changes are published at once, counters rate-limited. */
 export type ChangeKind = 'config' | 'counters';

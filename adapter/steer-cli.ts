@@ -14,10 +14,10 @@ import {
   OP_PAUSE,
   OP_RESUME,
   OP_SET_INTERVAL,
-  adapterIdentity,
   parseInterval,
   type AdapterState,
-} from './api.js';
+} from '../contract/commands.js';
+import { adapterIdentity } from '../contract/identities.js';
 import { DevSink } from './dev-sink.js';
 import { Steering, issueCerts } from './testkit.js';
 

@@ -11,13 +11,8 @@ import {
   type CommandResult,
   type TlsPems,
 } from '../control/index.js';
-import {
-  AdapterStateSchema,
-  NOTIFICATION_ADAPTER_STATE,
-  OPERATOR_IDENTITY,
-  adapterIdentity,
-  type AdapterState,
-} from './api.js';
+import { AdapterStateSchema, NOTIFICATION_ADAPTER_STATE, type AdapterState } from '../contract/commands.js';
+import { OPERATOR_IDENTITY, adapterIdentity } from '../contract/identities.js';
 
 /** Certificates for one adapter and one operator, from a fresh CA. */
 export interface IssuedCerts {
@@ -97,10 +92,13 @@ export class Steering {
       this.wake();
     });
     this.client.onNotification((n) => {
-      if (n.type !== NOTIFICATION_ADAPTER_STATE) return;
-      const parsed = AdapterStateSchema.safeParse(n.data);
-      if (parsed.success) this.states.push(parsed.data);
-      this.wake();
+      if (n.type === NOTIFICATION_ADAPTER_STATE) {
+        const parsed = AdapterStateSchema.safeParse(n.data);
+        if (parsed.success) this.states.push(parsed.data);
+      }
+      // Waiters are re-checked on every notification, so other notification types (a pool's
+      // PoolState, recorded by the test's own listener registered first) can be waited for too.
+      queueMicrotask(() => this.wake());
     });
     this.client.onStateChange(() => this.wake());
   }

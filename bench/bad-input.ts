@@ -19,7 +19,8 @@ import {
   encodeEnvelope,
   type Frame,
 } from '../control/wire.js';
-import { OP_APPLY_STATE, OPERATOR_IDENTITY, adapterIdentity } from '../adapter/api.js';
+import { OP_APPLY_STATE } from '../contract/commands.js';
+import { OPERATOR_IDENTITY, adapterIdentity } from '../contract/identities.js';
 import { startControlPlane } from '../test/controlplane/controlplane.js';
 import { startHost } from './lib/host-client.js';
 import { BENCH_NAMESPACE, adapterName, hostAddress } from './lib/adapter-host.js';

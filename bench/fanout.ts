@@ -9,7 +9,8 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ControlClient, type CommandResult, type TlsPems } from '../control/index.js';
-import { OP_APPLY_STATE, OPERATOR_IDENTITY, adapterIdentity } from '../adapter/api.js';
+import { OP_APPLY_STATE } from '../contract/commands.js';
+import { OPERATOR_IDENTITY, adapterIdentity } from '../contract/identities.js';
 import { startHost } from './lib/host-client.js';
 import { BENCH_NAMESPACE, adapterName, hostAddress } from './lib/adapter-host.js';
 import {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseInterval } from '../adapter/api.js';
+import { parseInterval } from '../contract/commands.js';
 import { DevSink } from '../adapter/dev-sink.js';
 import { issueCerts } from '../adapter/testkit.js';
 

@@ -16,13 +16,8 @@ import {
   type BackoffOptions,
   type TlsPems,
 } from '../control/index.js';
-import {
-  AdapterStateSchema,
-  NOTIFICATION_ADAPTER_STATE,
-  OP_APPLY_STATE,
-  OPERATOR_IDENTITY,
-  adapterIdentity,
-} from '../adapter/api.js';
+import { AdapterStateSchema, NOTIFICATION_ADAPTER_STATE, OP_APPLY_STATE } from '../contract/commands.js';
+import { OPERATOR_IDENTITY, adapterIdentity } from '../contract/identities.js';
 import { registerCommands } from '../adapter/commands.js';
 import { StateStore } from '../adapter/state.js';
 import { fmt, printTable, sleep, summarize, writeResult, type Summary } from './lib/report.js';

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ControlClient } from '../control/index.js';
-import { OPERATOR_IDENTITY, adapterIdentity } from '../adapter/api.js';
+import { OPERATOR_IDENTITY, adapterIdentity } from '../contract/identities.js';
 import { startHost } from './lib/host-client.js';
 import { BENCH_NAMESPACE, OP_SOAK, adapterName } from './lib/adapter-host.js';
 import { fmt, settledMemory, sleep, writeResult } from './lib/report.js';

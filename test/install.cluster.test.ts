@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, startControlPlane, type ControlPlane } from './controlplane/controlplane.js';
 import { eventually, kubectl as runKubectl } from './support/cluster.js';
-import { parseSampleSource } from '../operator/samplesource/api.js';
+import { parseSampleSource } from '../contract/samplesource.js';
 import { planReconcile } from '../operator/samplesource/desired-state.js';
 import { buildAdapterDeployment } from '../operator/samplesource/resources.js';
 
@@ -185,6 +185,12 @@ describe('config/ and example.yaml', () => {
       spec: '  ceOverrides:\n    extensions: {Bad-Name: x}\n  sink: {uri: "http://x.example/"}',
       error:
         'spec.ceOverrides.extensions: Invalid value: extension names must be 1-20 lowercase letters or digits',
+    },
+    {
+      name: 'an extension named after a core CloudEvents attribute',
+      spec: '  ceOverrides:\n    extensions: {time: x}\n  sink: {uri: "http://x.example/"}',
+      error:
+        'spec.ceOverrides.extensions: Invalid value: extension names must not be a core CloudEvents attribute',
     },
     {
       name: 'a bad ServiceAccount name',

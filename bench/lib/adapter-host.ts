@@ -7,7 +7,8 @@ import { ControlServer, loadCertificateAuthority } from '../../control/index.js'
 import { FaultInjector } from '../../control/fault-injector.js';
 import { registerCommands } from '../../adapter/commands.js';
 import { StateStore } from '../../adapter/state.js';
-import { NOTIFICATION_ADAPTER_STATE, OPERATOR_IDENTITY, adapterIdentity } from '../../adapter/api.js';
+import { NOTIFICATION_ADAPTER_STATE } from '../../contract/commands.js';
+import { OPERATOR_IDENTITY, adapterIdentity } from '../../contract/identities.js';
 
 /** What the parent sends first. */
 export interface HostConfig {

@@ -2,7 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createCertificateAuthority, type CertificateAuthority, type TlsPems } from '../../control/index.js';
-import { OPERATOR_IDENTITY } from '../../adapter/api.js';
+import { OPERATOR_IDENTITY } from '../../contract/identities.js';
 import type { HostConfig } from './adapter-host.js';
 
 /** A running adapter host. */

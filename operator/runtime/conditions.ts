@@ -3,22 +3,10 @@
 // edits one status object's conditions, changing lastTransitionTime only on a real change.
 import { z } from 'zod';
 
-/** True, False or Unknown. */
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-/** "" (Error, the default), Warning or Info; Info conditions never affect the happy condition. */
-export type ConditionSeverity = '' | 'Warning' | 'Info';
+import type { Condition, ConditionSeverity, ConditionStatus } from '../../contract/knative.js';
 
-/** One condition, as Knative serialises it (not metav1.Condition: it has severity, no observedGeneration). */
-export interface Condition {
-  type: string;
-  status: ConditionStatus;
-  severity?: ConditionSeverity;
-  /** RFC 3339, second precision. */
-  lastTransitionTime?: string;
-  /** CamelCase. */
-  reason?: string;
-  message?: string;
-}
+// The condition shape is Knative's duck type, defined once in the contract.
+export type { Condition, ConditionSeverity, ConditionStatus };
 
 /** Schema of a {@link Condition} for validating objects read from the API server. */
 export const conditionSchema = z.object({

@@ -3,10 +3,10 @@
 // (fresh keys), so the caller does it with control/pki.ts when this says so.
 import { X509Certificate } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
-import { adapterIdentity, adapterServerName } from '../../adapter/api.js';
+import { adapterIdentity, adapterServerName } from '../../contract/identities.js';
 import { sanDnsNames, sanUris } from '../../control/pki.js';
 import { controllerReference } from '../runtime/owner.js';
-import type { SampleSource } from './api.js';
+import type { SampleSource } from '../../contract/samplesource.js';
 import { certSecretName } from './names.js';
 import { ADAPTER_APP_LABEL, SOURCE_NAME_LABEL, SOURCE_UID_LABEL } from './resources.js';
 

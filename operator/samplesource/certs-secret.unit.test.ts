@@ -1,6 +1,6 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { createCertificateAuthority, type CertificateAuthority } from '../../control/pki.js';
-import type { SampleSource } from './api.js';
+import type { SampleSource } from '../../contract/samplesource.js';
 import { buildCertSecret, checkCertSecret, type CertBundle, type CertSecretVerdict } from './certs-secret.js';
 import { certSecretName } from './names.js';
 

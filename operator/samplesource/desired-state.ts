@@ -2,8 +2,12 @@
 // observed, to what must change (the adapter Deployment), the state every adapter pod must
 // run, the new status and the events to record. The live controller performs the plan.
 import type { V1Deployment } from '@kubernetes/client-node';
-import type { ApplyStatePayload, Generation } from '../../adapter/api.js';
-import { parseSampleSource, type SampleSource, type SampleSourceStatus } from './api.js';
+import type { ApplyStatePayload, Generation } from '../../contract/commands.js';
+import {
+  parseSampleSource,
+  type SampleSource,
+  type SampleSourceStatus,
+} from '../../contract/samplesource.js';
 import {
   buildAdapterDeployment,
   planDeployment,

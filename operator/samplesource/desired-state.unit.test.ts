@@ -2,7 +2,7 @@
 // the commands to send, the status and the events out.
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Condition } from '../runtime/conditions.js';
-import type { SampleSourceStatus } from './api.js';
+import type { SampleSourceStatus } from '../../contract/samplesource.js';
 import {
   desiredAdapterState,
   planReconcile,
@@ -11,7 +11,7 @@ import {
   type PlannedEvent,
 } from './desired-state.js';
 import { buildAdapterDeployment } from './resources.js';
-import { parseSampleSource } from './api.js';
+import { parseSampleSource } from '../../contract/samplesource.js';
 import type { PodReport } from './status.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');

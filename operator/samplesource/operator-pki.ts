@@ -9,10 +9,10 @@ import {
   type CertificateAuthority,
   type TlsPems,
 } from '../../control/index.js';
-import { OPERATOR_IDENTITY, adapterIdentity, adapterServerName } from '../../adapter/api.js';
+import { OPERATOR_IDENTITY, adapterIdentity, adapterServerName } from '../../contract/identities.js';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../runtime/index.js';
 import type { CertBundle } from './certs-secret.js';
-import type { SampleSource } from './api.js';
+import type { SampleSource } from '../../contract/samplesource.js';
 
 /** Options of {@link OperatorPki.load}. */
 export interface OperatorPkiOptions {

@@ -14,7 +14,8 @@ import {
   type Reconciler,
   type Request,
 } from '../runtime/index.js';
-import { SAMPLESOURCE_RESOURCE, parseSampleSource, type SampleSource } from './api.js';
+import { SAMPLESOURCE_RESOURCE } from './resource.js';
+import { parseSampleSource, type SampleSource } from '../../contract/samplesource.js';
 import { adapterDeploymentName, certSecretName } from './names.js';
 import { buildCertSecret, checkCertSecret, CERT_KEY, DEFAULT_RENEW_BEFORE_MS } from './certs-secret.js';
 import { notAfter } from '../../control/index.js';

@@ -19,10 +19,10 @@ import {
   DEFAULT_HEALTH_PORT,
   DEFAULT_TLS_DIR,
   ENV,
-  OPERATOR_IDENTITY,
-} from '../../adapter/api.js';
+} from '../../contract/adapter-env.js';
+import { OPERATOR_IDENTITY } from '../../contract/identities.js';
 import { controllerReference } from '../runtime/owner.js';
-import type { SampleSource } from './api.js';
+import type { SampleSource } from '../../contract/samplesource.js';
 import { adapterDeploymentName, certSecretName } from './names.js';
 
 /** Label on every adapter pod; the operator's pod informer selects on it. */

@@ -1,5 +1,5 @@
 import type { V1Deployment } from '@kubernetes/client-node';
-import type { SampleSource, SampleSourceSpec } from './api.js';
+import type { SampleSource, SampleSourceSpec } from '../../contract/samplesource.js';
 import { certSecretName } from './names.js';
 import {
   adapterSelector,

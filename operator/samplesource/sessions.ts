@@ -1,5 +1,6 @@
 // Control sessions to adapter pods: one ControlClient per (source, ready pod), opened when a pod
-// becomes ready and closed when it goes away. Sends ApplyState as async commands and keeps, per
+// becomes ready and closed when it goes away. A leader-bound runnable: sessions exist only while
+// this replica leads, and all of them close the moment it stops leading. Sends ApplyState as async commands and keeps, per
 // pod, what was sent and what came back, so a reconcile can compute ConfigApplied without waiting.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -15,12 +16,12 @@ import {
   AdapterStateSchema,
   NOTIFICATION_ADAPTER_STATE,
   OP_APPLY_STATE,
-  adapterIdentity,
-  adapterServerName,
   type AdapterState,
   type ApplyStatePayload,
   type Generation,
-} from '../../adapter/api.js';
+} from '../../contract/commands.js';
+import { adapterIdentity, adapterServerName } from '../../contract/identities.js';
+import { aborted, type Runnable } from '../runtime/index.js';
 import type { PodReport } from './status.js';
 
 /** An adapter pod the operator should be steering. */
@@ -59,13 +60,25 @@ interface PodSession {
   adapterState?: AdapterState;
 }
 
-/** Every open control session, by source key (namespace/name) then pod name. */
-export class AdapterSessions {
+/** Every open control session, by source key (namespace/name) then pod name. Add it to the manager. */
+export class AdapterSessions implements Runnable {
+  readonly name = 'control-sessions';
+  readonly needLeaderElection = true;
   private readonly sessions = new Map<string, Map<string, PodSession>>();
   private readonly options: AdapterSessionsOptions;
+  /** True during a leadership term (between run and its abort): only then are sessions opened. */
+  private active = false;
 
   constructor(options: AdapterSessionsOptions) {
     this.options = options;
+  }
+
+  /** One leadership term: sessions may be opened until `signal` aborts, then every one is closed. */
+  async run(signal: AbortSignal): Promise<void> {
+    this.active = true;
+    await aborted(signal);
+    this.active = false;
+    await this.closeAll();
   }
 
   /**
@@ -73,6 +86,8 @@ export class AdapterSessions {
    * to pods that are gone. `namespace`/`name` name the source, whose adapters must prove that identity.
    */
   sync(sourceKey: string, namespace: string, name: string, pods: readonly AdapterPod[]): void {
+    // A reconcile still finishing after the lease was lost must not steer: another replica leads.
+    if (!this.active) return;
     let byPod = this.sessions.get(sourceKey);
     if (!byPod) this.sessions.set(sourceKey, (byPod = new Map()));
     const wanted = new Map(pods.map((p) => [p.name, p]));

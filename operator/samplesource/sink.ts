@@ -1,7 +1,7 @@
 // Sink resolution, as Knative's resolver.URIResolver does it: a `uri`, or the address of the
 // object `ref` points at (a core Service, or any Addressable with status.address.url), with a
 // relative `uri` resolved against that address. Pure: the caller fetches the ref'd object.
-import type { Destination, KReference } from './api.js';
+import type { Destination, KReference } from '../../contract/knative.js';
 
 /** Cluster DNS domain for Service sinks when none is configured: "cluster.local". */
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';

@@ -1,4 +1,4 @@
-import type { Destination } from './api.js';
+import type { Destination } from '../../contract/knative.js';
 import { resolveSink, sinkRefTarget, SinkReason, type SinkLookup, type SinkResult } from './sink.js';
 
 const NS = 'demo';

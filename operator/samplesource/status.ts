@@ -2,12 +2,8 @@
 // Ready as the happy condition over SinkProvided, Deployed and ConfigApplied, and Active as an
 // informational (severity Info) condition outside that set.
 import type { V1Deployment } from '@kubernetes/client-node';
-import {
-  HEARTBEAT_EVENT_TYPE,
-  REASON_SUPERSEDED,
-  heartbeatSource,
-  type Generation,
-} from '../../adapter/api.js';
+import { HEARTBEAT_EVENT_TYPE, heartbeatSource } from '../../contract/cloudevents.js';
+import { REASON_SUPERSEDED, type Generation } from '../../contract/commands.js';
 import { ConditionSet, type Condition } from '../runtime/conditions.js';
 import {
   describeSpecErrors,
@@ -15,7 +11,7 @@ import {
   type SampleSourceMeta,
   type SampleSourceStatus,
   type SpecError,
-} from './api.js';
+} from '../../contract/samplesource.js';
 import { SinkReason, type SinkResult } from './sink.js';
 
 /** Condition types. */

@@ -1,6 +1,6 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Condition } from '../runtime/conditions.js';
-import type { SampleSource, SampleSourceStatus, SpecError } from './api.js';
+import type { SampleSource, SampleSourceStatus, SpecError } from '../../contract/samplesource.js';
 import { SinkReason, type SinkResult } from './sink.js';
 import {
   computeStatus,

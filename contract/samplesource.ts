@@ -1,10 +1,10 @@
 // The SampleSource API in code: the same defaults and rules as the CRD's OpenAPI schema and CEL
-// (config/300-samplesource-crd.yaml), checked again here so that an object that slipped past the
+// (config/300-samplesource-crd.yaml), checked again here by the operator so that an object that slipped past the
 // schema (an older CRD, a status-less edit, a bug) ends as a clear False condition, never a crash.
 import { z } from 'zod';
-import { DEFAULT_INTERVAL, IntervalSchema } from '../../adapter/api.js';
-import type { Condition } from '../runtime/conditions.js';
-import type { ResourceType } from '../runtime/objects.js';
+import { CloudEventOverridesSchema } from './cloudevents.js';
+import { DEFAULT_INTERVAL, IntervalSchema } from './commands.js';
+import { DestinationSchema, type Condition } from './knative.js';
 
 /** API group of SampleSource. */
 export const GROUP = 'samples.knative.dev';
@@ -16,8 +16,6 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'SampleSource';
 /** Plural resource name. */
 export const PLURAL = 'samplesources';
-/** The resource, for the runtime's informers and clients. */
-export const SAMPLESOURCE_RESOURCE: ResourceType = { apiVersion: API_VERSION, plural: PLURAL, kind: KIND };
 
 /** Adapter pods per source when spec.replicas is absent: 1. */
 export const DEFAULT_REPLICAS = 1;
@@ -26,74 +24,8 @@ export const MAX_REPLICAS = 10;
 /** Longest SampleSource name: 63, because the name is a label value on its adapter pods. */
 export const MAX_NAME_LENGTH = 63;
 
-export { DEFAULT_INTERVAL };
-
-// RFC 1123 subdomain (ServiceAccount names) and label (CloudEvent extension names are stricter).
+// RFC 1123 subdomain (ServiceAccount names).
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const CE_EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
-const HAS_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
-
-/** A Knative KReference: the object whose address is the sink. `namespace` defaults to the source's. */
-export const KReferenceSchema = z.object({
-  apiVersion: z.string().min(1, 'apiVersion is required'),
-  kind: z.string().min(1, 'kind is required'),
-  name: z.string().min(1, 'name is required'),
-  namespace: z.string().min(1).optional(),
-});
-export type KReference = z.infer<typeof KReferenceSchema>;
-
-function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A Knative Destination with Knative's rules: `ref` or `uri` or both; `uri` alone must be an
- * absolute http(s) URL; next to `ref` it must be relative (resolved against the ref's address).
- */
-export const DestinationSchema = z
-  .object({ ref: KReferenceSchema.optional(), uri: z.string().min(1, 'uri must not be empty').optional() })
-  .superRefine((dest, ctx) => {
-    if (!dest.ref && dest.uri === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'expected at least one of ref and uri' });
-    } else if (!dest.ref && dest.uri !== undefined && !isHttpUrl(dest.uri)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['uri'],
-        message: `uri ${JSON.stringify(dest.uri)} must be an absolute http(s) URL when ref is absent`,
-      });
-    } else if (dest.ref && dest.uri !== undefined && HAS_SCHEME.test(dest.uri)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['uri'],
-        message: `uri ${JSON.stringify(dest.uri)} must be relative when ref is set (it is resolved against the ref's address)`,
-      });
-    }
-  });
-export type Destination = z.infer<typeof DestinationSchema>;
-
-/** CloudEvent attributes the adapter adds to every event (Knative CloudEventOverrides). */
-export const CloudEventOverridesSchema = z.object({
-  extensions: z
-    .record(z.string(), z.string())
-    .superRefine((extensions, ctx) => {
-      for (const name of Object.keys(extensions)) {
-        if (!CE_EXTENSION_NAME.test(name)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [name],
-            message: `extension name ${JSON.stringify(name)} must be 1-20 lowercase letters or digits`,
-          });
-        }
-      }
-    })
-    .optional(),
-});
-export type CloudEventOverrides = z.infer<typeof CloudEventOverridesSchema>;
 
 /** spec, with the CRD's defaults: interval "10s", paused false, replicas 1. */
 export const SampleSourceSpecSchema = z.object({
@@ -111,7 +43,7 @@ export const SampleSourceSpecSchema = z.object({
 export type SampleSourceSpec = z.infer<typeof SampleSourceSpecSchema>;
 
 /** A Knative condition (type, status, severity, lastTransitionTime, reason, message). */
-export type { Condition } from '../runtime/conditions.js';
+export type { Condition } from './knative.js';
 
 /** The CloudEvent types and source a SampleSource emits (Knative SourceStatus.ceAttributes). */
 export interface CloudEventAttributes {

@@ -1,5 +1,6 @@
-// The adapter's command API: what the operator sends over the control protocol and what the
-// adapter reports back. The operator imports this file, so it depends on zod and nothing else.
+// The commands of the operator-adapter contract: what the operator sends over the control
+// protocol (opcodes and payloads) and what the adapter reports back (AdapterState). Imported by
+// both binaries; depends on zod and nothing else.
 import { z } from 'zod';
 import { DurationSyntaxError, formatDuration, parseDuration } from './duration.js';
 
@@ -24,40 +25,6 @@ export const OP_APPLY_STATE = 'samplesource.v1.ApplyState';
 export const NOTIFICATION_ADAPTER_STATE = 'samplesource.v1.AdapterState';
 /** Async-result failure reason for a command whose generation is older than the one applied. */
 export const REASON_SUPERSEDED = 'Superseded';
-
-/** CloudEvent type of every heartbeat, as upstream sample-source. */
-export const HEARTBEAT_EVENT_TYPE = 'dev.knative.sample';
-
-/** SAN URI of the operator, the only client identity an adapter accepts by default. */
-export const OPERATOR_IDENTITY = 'spiffe://samplesource.knative.dev/operator';
-const IDENTITY_PREFIX = 'spiffe://samplesource.knative.dev';
-
-/** SAN URI of the adapter pods of one SampleSource: `spiffe://samplesource.knative.dev/ns/<ns>/samplesource/<name>`. */
-export function adapterIdentity(namespace: string, name: string): string {
-  return `${IDENTITY_PREFIX}/ns/${namespace}/samplesource/${name}`;
-}
-
-/**
- * DNS name in the adapter server certificate of one SampleSource, besides its SAN URI:
- * `<name>.<ns>.adapter.samplesource.knative.dev`. A client that resolves this name to the pod IPs verifies the
- * server by standard host name checks, without overriding target names; our operator sends it as SNI.
- */
-export function adapterServerName(namespace: string, name: string): string {
-  return `${name}.${namespace}.adapter.samplesource.knative.dev`;
-}
-
-/** The operator's identity (a function for symmetry with {@link adapterIdentity}). */
-export function operatorIdentity(): string {
-  return OPERATOR_IDENTITY;
-}
-
-/**
- * CloudEvent `source` of a SampleSource's heartbeats: the URI reference
- * `/apis/v1/namespaces/<ns>/samplesources/<name>`, naming the object the way ApiServerSource does.
- */
-export function heartbeatSource(namespace: string, name: string): string {
-  return `/apis/v1/namespaces/${namespace}/samplesources/${name}`;
-}
 
 /**
  * Parses an interval and checks its bounds; returns whole milliseconds.
@@ -100,6 +67,9 @@ function int64Schema(min: number) {
   ]);
 }
 
+/** A generation an adapter reports applied: an int64 ≥ 0 (0 while only its environment configured it). */
+export const AppliedGenerationSchema = int64Schema(0);
+
 /** The SampleSource's metadata.generation the command was computed from (an int64 ≥ 1). */
 export const GenerationSchema = int64Schema(1);
 
@@ -126,38 +96,10 @@ export const AdapterStateSchema = z.object({
   intervalMs: z.number().int(),
   paused: z.boolean(),
   /** Last generation applied; 0 while only the environment has configured the adapter. */
-  generation: int64Schema(0),
+  generation: AppliedGenerationSchema,
   eventsSent: z.number().int().min(0),
   eventsDropped: z.number().int().min(0),
   eventsRetried: z.number().int().min(0),
   lastSendError: z.string().nullable(),
 });
 export type AdapterState = z.infer<typeof AdapterStateSchema>;
-
-/** Names of the environment variables the adapter reads (see docs/adapter.md for defaults). */
-export const ENV = {
-  sink: 'K_SINK',
-  ceOverrides: 'K_CE_OVERRIDES',
-  name: 'SAMPLESOURCE_NAME',
-  namespace: 'SAMPLESOURCE_NAMESPACE',
-  podName: 'POD_NAME',
-  interval: 'SAMPLESOURCE_INTERVAL',
-  paused: 'SAMPLESOURCE_PAUSED',
-  controlAddress: 'CONTROL_ADDRESS',
-  controlPort: 'CONTROL_PORT',
-  healthAddress: 'HEALTH_ADDRESS',
-  healthPort: 'HEALTH_PORT',
-  tlsDir: 'CONTROL_TLS_DIR',
-  operatorIdentity: 'OPERATOR_IDENTITY',
-  logLevel: 'LOG_LEVEL',
-  sinkTimeout: 'SINK_TIMEOUT',
-  sinkRetries: 'SINK_RETRIES',
-  shutdownTimeout: 'SHUTDOWN_TIMEOUT',
-} as const;
-
-/** Default port of the control (gRPC + mTLS) server: 9443. */
-export const DEFAULT_CONTROL_PORT = 9443;
-/** Default port of /healthz, /readyz and /metrics: 8080. */
-export const DEFAULT_HEALTH_PORT = 8080;
-/** Default directory of the mounted control certificates (ca.crt, tls.crt, tls.key). */
-export const DEFAULT_TLS_DIR = '/etc/samplesource/tls';

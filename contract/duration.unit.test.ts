@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { DurationSyntaxError, formatDuration, parseDuration } from './duration.js';
-import { MAX_INTERVAL_MS, MIN_INTERVAL_MS, parseInterval, IntervalSchema } from './api.js';
+import { MAX_INTERVAL_MS, MIN_INTERVAL_MS, parseInterval, IntervalSchema } from './commands.js';
 
 describe('parseDuration (Go time.ParseDuration grammar)', () => {
   it.each([

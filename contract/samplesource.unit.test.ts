@@ -1,4 +1,4 @@
-import { describeSpecErrors, parseSampleSource, type SpecError } from './api.js';
+import { describeSpecErrors, parseSampleSource, type SpecError } from './samplesource.js';
 
 const metadata = { name: 'sample-source', namespace: 'demo', uid: 'uid-1', generation: 3 };
 const uriSink = { uri: 'http://display.demo.svc.cluster.local' };
