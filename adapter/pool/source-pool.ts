@@ -13,6 +13,9 @@ import {
 } from '../../contract/pool.js';
 import { PooledSource, type PooledSourceContext } from './pooled-source.js';
 
+/** Stopped sources whose last sequence is remembered: 20,000 (about 1 MB at most). */
+const STOPPED_MEMORY = 20_000;
+
 /** Outcome of one assignment operation, reported as the command's async result. */
 export type PoolOutcome<T> = { ok: true; detail: T } | { ok: false; reason: string; message: string };
 
@@ -38,6 +41,7 @@ export interface SourcePoolOptions extends PooledSourceContext {
 export class SourcePool {
   private readonly sources = new Map<string, PooledSource>();
   private readonly rejected = new Map<string, string>();
+  private readonly stoppedSequences = new Map<string, number>();
   private version = 0;
   private pending: { version: number; nextPage: number; entries: unknown[] } | undefined;
   private chain: Promise<unknown> = Promise.resolve();
@@ -190,9 +194,17 @@ export class SourcePool {
 
   private async stopSource(key: string): Promise<number | undefined> {
     const source = this.sources.get(key);
-    if (!source) return undefined;
+    if (!source) return this.stoppedSequences.get(key);
     this.sources.delete(key);
-    return source.stop(this.options.stopDeadlineMs ?? 2_000);
+    const last = await source.stop(this.options.stopDeadlineMs ?? 2_000);
+    // Remembered so that a release resent after a snapshot already stopped the source still
+    // reports the true last sequence (the new owner must continue after it, never repeat it).
+    this.stoppedSequences.delete(key);
+    this.stoppedSequences.set(key, last);
+    if (this.stoppedSequences.size > STOPPED_MEMORY) {
+      this.stoppedSequences.delete(this.stoppedSequences.keys().next().value!);
+    }
+    return last;
   }
 
   private stale(what: string, version: number): PoolOutcome<never> {
