@@ -66,6 +66,7 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
       SINK_RETRIES: '0',
       SINK_TIMEOUT: '300ms',
       SHUTDOWN_TIMEOUT: '500ms',
+      POOL_LEASE: '1s',
     });
     const pod = await startPoolAdapter(config, pino({ level: 'silent' }), {
       publishGapMs: 50,
@@ -271,6 +272,47 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
       }),
     ).rejects.toThrow(/interval/);
     expect(pod.pool.source('demo/good')).toMatchObject({ intervalMs: 200 });
+  });
+
+  it('stops its sources once cut off from the operator for its lease, and restarts them on the next snapshot', async () => {
+    const { pod, steer } = await startPod('pool-0');
+    await steer.run(OP_POOL_SNAPSHOT, {
+      version: 1,
+      page: 0,
+      last: true,
+      sources: [assignment('demo/a', sinkUrl)],
+    });
+    await sink.waitUntil((rs) => rs.filter(fromSource('demo/a')).length >= 2, 'a beats');
+    await steer.close();
+    const cut = performance.now();
+    await steer
+      .waitFor(() => pod.pool.size === 0, 'sources stopped by the lease', 5_000)
+      .catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(pod.pool.size).toBe(0);
+    const late = sink.requests.filter((r) => fromSource('demo/a')(r) && r.arrivedAt > cut + 1_000 + 800);
+    expect(late).toEqual([]);
+
+    const again = new Steering({
+      target: `127.0.0.1:${pod.controlPort}`,
+      tls: certs.operator,
+      adapterIdentity: POOL_IDENTITY,
+    }).start();
+    steers.push(again);
+    const lastSequence = Math.max(...sink.requests.filter(fromSource('demo/a')).map((r) => data(r).sequence));
+    await again.run(OP_POOL_SNAPSHOT, {
+      version: 2,
+      page: 0,
+      last: true,
+      sources: [assignment('demo/a', sinkUrl, { lastSequence })],
+    });
+    const mark = performance.now();
+    await sink.waitUntil(
+      (rs) => rs.some((r) => fromSource('demo/a')(r) && r.arrivedAt > mark),
+      'a beats again',
+    );
+    const resumed = sink.requests.filter((r) => fromSource('demo/a')(r) && r.arrivedAt > mark);
+    expect(data(resumed[0]!).sequence).toBe(lastSequence + 1);
   });
 
   it('accepts only the operator identity', async () => {

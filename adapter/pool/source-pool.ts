@@ -127,6 +127,20 @@ export class SourcePool {
     });
   }
 
+  /**
+   * Stops every source but keeps the version: the pod has lost the operator for longer than its
+   * lease, so the operator may already be starting these sources elsewhere. The next snapshot
+   * starts whatever is still assigned here. Resolves to the number stopped.
+   */
+  suspend(): Promise<number> {
+    return this.serially(async () => {
+      const keys = [...this.sources.keys()];
+      await Promise.all(keys.map((key) => this.stopSource(key)));
+      if (keys.length > 0) this.options.onChange?.();
+      return keys.length;
+    });
+  }
+
   /** Stops every source (pod shutdown). */
   close(): Promise<void> {
     return this.serially(async () => {
