@@ -66,7 +66,14 @@ export async function startPoolAdapter(
     if (timer) clearTimeout(timer);
     timer = undefined;
     lastPublished = Date.now();
-    server.publish(NOTIFICATION_POOL_STATE, pool.state(config.podName));
+    for (const page of pool.statePages(config.podName)) {
+      try {
+        server.publish(NOTIFICATION_POOL_STATE, page);
+      } catch (err) {
+        // Best effort by design; a report that cannot be framed must never take the pod down.
+        logger.warn({ err }, `PoolState page ${page.page} not published: ${(err as Error).message}`);
+      }
+    }
   };
   // A full PoolState of thousands of sources is large: at most one per gap, trailing edge.
   const publishSoon = () => {
@@ -91,7 +98,9 @@ export async function startPoolAdapter(
     },
   });
   registerPoolCommands(server, pool, logger);
-  server.onSessionOpen((session) => session.notify(NOTIFICATION_POOL_STATE, pool.state(config.podName)));
+  server.onSessionOpen((session) => {
+    for (const page of pool.statePages(config.podName)) session.notify(NOTIFICATION_POOL_STATE, page);
+  });
 
   // The lease: no two live pods may emit for one source. A pod cut off from the operator (a
   // partition, not a crash) stops its sources before the operator's dead-peer bound runs out

@@ -4,6 +4,7 @@
 // Every operation runs one after another (a release must finish stopping before the next
 // snapshot or upsert looks at the set).
 import {
+  POOL_STATE_PAGE_SIZE,
   REASON_STALE_VERSION,
   SourceAssignmentSchema,
   type PoolState,
@@ -64,14 +65,20 @@ export class SourcePool {
     return this.sources.get(key)?.snapshot();
   }
 
-  /** The PoolState notification's data. */
-  state(podName: string): PoolState {
-    return {
+  /** The PoolState notification's data, in pages of {@link POOL_STATE_PAGE_SIZE} sources. */
+  statePages(podName: string): PoolState[] {
+    const all = [...this.sources.values()];
+    const pages = Math.max(1, Math.ceil(all.length / POOL_STATE_PAGE_SIZE));
+    return Array.from({ length: pages }, (_, page) => ({
       podName,
       version: this.version,
-      sources: [...this.sources.values()].map((s) => s.snapshot()),
-      rejected: [...this.rejected].map(([key, message]) => ({ key, message })),
-    };
+      page,
+      pages,
+      sources: all
+        .slice(page * POOL_STATE_PAGE_SIZE, (page + 1) * POOL_STATE_PAGE_SIZE)
+        .map((s) => s.snapshot()),
+      rejected: page === 0 ? [...this.rejected].map(([key, message]) => ({ key, message })) : [],
+    }));
   }
 
   /**
