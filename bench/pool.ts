@@ -25,6 +25,8 @@ const { values } = parseArgs({
     sources: { type: 'string', default: '10000' },
     sets: { type: 'string', default: '20' },
     changes: { type: 'string', default: '200' },
+    // Paused sources hold every per-source object but send nothing: memory of the structure alone.
+    paused: { type: 'boolean', default: false },
   },
 });
 const SOURCES = Number(values.sources);
@@ -101,7 +103,7 @@ async function poolFigures(): Promise<void> {
     gc();
     const before = process.memoryUsage();
     const all = Array.from({ length: SOURCES }, (_, i) =>
-      assignment(`bench-${i % 97}/source-${i}`, url, { interval: '60s' }),
+      assignment(`bench-${i % 97}/source-${i}`, url, { interval: '60s', paused: values.paused }),
     );
     const t0 = performance.now();
     const pages = Math.ceil(SOURCES / SNAPSHOT_PAGE_SIZE);
@@ -127,7 +129,9 @@ async function poolFigures(): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
     gc();
     const after = process.memoryUsage();
-    console.log(`one pool pod, ${SOURCES} sources (real mTLS stream, real HTTP sink):`);
+    console.log(
+      `one pool pod, ${SOURCES} sources${values.paused ? ' (paused)' : ' every 60 s'} (real mTLS stream, real HTTP sink):`,
+    );
     console.log(
       `  snapshot of ${pages} pages sent → all running: ${fmt(convergeMs / 1000, 2)} s (pool.size ${pod.pool.size})`,
     );
