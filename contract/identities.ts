@@ -11,6 +11,15 @@ export function adapterIdentity(namespace: string, name: string): string {
   return `${IDENTITY_PREFIX}/ns/${namespace}/samplesource/${name}`;
 }
 
+/**
+ * DNS name in the adapter server certificate of one SampleSource, besides its SAN URI:
+ * `<name>.<ns>.adapter.samplesource.knative.dev`. A client that resolves this name to the pod IPs verifies the
+ * server by standard host name checks, without overriding target names; our operator sends it as SNI.
+ */
+export function adapterServerName(namespace: string, name: string): string {
+  return `${name}.${namespace}.adapter.samplesource.knative.dev`;
+}
+
 /** The operator's identity (a function for symmetry with {@link adapterIdentity}). */
 export function operatorIdentity(): string {
   return OPERATOR_IDENTITY;

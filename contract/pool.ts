@@ -4,7 +4,7 @@
 // each one a reliable command. The pod converges its running sources to the set: state, not history.
 import { z } from 'zod';
 import { CeExtensionsSchema } from './cloudevents.js';
-import { GenerationSchema, IntervalSchema } from './commands.js';
+import { AppliedGenerationSchema, GenerationSchema, IntervalSchema } from './commands.js';
 
 /** Opcode: one page of the full assignment set. Payload {@link AssignSnapshotPayload}. */
 export const OP_POOL_SNAPSHOT = 'samplesource.v1.pool.AssignSnapshot';
@@ -100,7 +100,7 @@ export type ReleasedSource = z.infer<typeof ReleasedSourceSchema>;
 export const PooledSourceStateSchema = z.object({
   key: z.string(),
   uid: z.string(),
-  generation: z.number().int().min(0),
+  generation: AppliedGenerationSchema,
   intervalMs: z.number().int(),
   paused: z.boolean(),
   lastSequence: z.number().int().min(0),

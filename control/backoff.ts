@@ -1,7 +1,10 @@
 // Reconnect delays: exponential with jitter and a cap, and no attempt limit (the Knative original
 // gave up after ten tries, leaving a dead connection in its pool).
 
-/** Backoff settings. Defaults: 100 ms initial, 10 s cap, x2 per attempt, 20 % jitter. */
+/**
+ * Backoff settings. Defaults: 100 ms initial, 1 s cap, x2 per attempt, 20 % jitter. The cap is short on purpose: a
+ * client must not sleep for seconds after a short outage (a restarted server is dialled within a second of listening).
+ */
 export interface BackoffOptions {
   initialMs?: number;
   maxMs?: number;
@@ -17,7 +20,7 @@ export function backoffDelay(
   random: () => number = Math.random,
 ): number {
   const initial = options.initialMs ?? 100;
-  const max = options.maxMs ?? 10_000;
+  const max = options.maxMs ?? 1_000;
   const multiplier = options.multiplier ?? 2;
   const jitter = Math.min(Math.max(options.jitter ?? 0.2, 0), 1);
   const base = Math.min(max, initial * Math.pow(multiplier, Math.min(attempt, 60)));

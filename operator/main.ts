@@ -33,7 +33,9 @@ async function main(): Promise<void> {
     secretName: config.CA_SECRET_NAME,
     logger: log,
   });
-  const { sessions } = setupSampleSourceController(manager, {
+  // The control sessions are a leader-bound runnable: they open only while this replica leads and
+  // close at once when it stops leading or shuts down (after in-flight reconciles drained).
+  setupSampleSourceController(manager, {
     pki,
     controlPort: config.ADAPTER_CONTROL_PORT,
     workers: config.WORKERS,
@@ -49,16 +51,8 @@ async function main(): Promise<void> {
     },
   });
 
-  // Only the leader steers: a replica that loses the lease closes its sessions at once.
-  const leadership = setInterval(() => {
-    if (!manager.isLeader() && sessions.size > 0) void sessions.closeAll();
-  }, 500);
-  leadership.unref();
-
-  manager.handleSignals(async (code) => {
-    clearInterval(leadership);
+  manager.handleSignals((code) => {
     pki.stop();
-    await sessions.closeAll();
     process.exit(code);
   });
   await manager.start();

@@ -4,7 +4,7 @@
 // send queue: a slow sink drops this source's ticks (counted here) and delays no other source.
 import type { Logger } from 'pino';
 import { heartbeatSource } from '../../contract/cloudevents.js';
-import { parseInterval } from '../../contract/commands.js';
+import { parseInterval, type Generation } from '../../contract/commands.js';
 import type { PooledSourceState, SourceAssignment } from '../../contract/pool.js';
 import { Heartbeat } from '../heartbeat.js';
 import type { AdapterMetrics } from '../metrics.js';
@@ -104,7 +104,7 @@ export class PooledSource {
   }
 
   /** Generation applied. */
-  get generation(): number {
+  get generation(): Generation {
     return this.store.appliedGeneration;
   }
 

@@ -4,6 +4,7 @@
 import { WorkQueue } from './workqueue.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { Informer } from './informer.js';
+import type { ChannelSource } from './channel-source.js';
 import { objectKey, parseKey, requestKey, type KubeObject, type Request } from './objects.js';
 import type { Predicate } from './predicates.js';
 import { enqueueControllerOwner, type OwnerType } from './owner.js';
@@ -99,6 +100,20 @@ export class Controller {
         enqueueAll(newObj);
       },
       onDelete: (obj) => predicates.every((p) => p.delete?.(obj) ?? true) && enqueueAll(obj),
+    });
+    return this;
+  }
+
+  /**
+   * A source that is not an informer (see {@link ChannelSource}): each value sent enqueues the
+   * requests `map` gives; without `map` the values are the keys or requests themselves.
+   */
+  watchesChannel<T extends string | Request>(source: ChannelSource<T>): this;
+  watchesChannel<T>(source: ChannelSource<T>, map: (value: T) => Array<Request | string>): this;
+  watchesChannel<T>(source: ChannelSource<T>, map?: (value: T) => Array<Request | string>): this {
+    const toRequests = map ?? ((value: T) => [value as string | Request]);
+    source.subscribe((value) => {
+      for (const r of toRequests(value)) this.enqueue(typeof r === 'string' ? r : requestKey(r));
     });
     return this;
   }

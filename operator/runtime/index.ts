@@ -10,6 +10,8 @@ export * from './workqueue.js';
 export * from './predicates.js';
 export * from './owner.js';
 export * from './controller.js';
+export * from './channel-source.js';
+export * from './runnable.js';
 export * from './leader.js';
 export * from './events.js';
 export * from './conditions.js';

@@ -10,6 +10,7 @@ import { LeaderElector, type LeaderElectionOptions } from './leader.js';
 import { EventRecorder, type EventRecorderOptions } from './events.js';
 import { HealthServer } from './health.js';
 import { RuntimeMetrics } from './metrics.js';
+import { RunnableGroup, needsLeaderElection, type Runnable } from './runnable.js';
 import { defaultLogger, type Logger } from './logger.js';
 import type { KubeObject } from './objects.js';
 
@@ -39,6 +40,9 @@ export class Manager {
   private readonly informers = new Map<string, Informer<KubeObject>>();
   private readonly controllers: Controller[] = [];
   private readonly recorders: EventRecorder[] = [];
+  /** Runnables bound to leadership, and those that run on every replica. */
+  private readonly leaderRunnables: RunnableGroup;
+  private readonly everywhereRunnables: RunnableGroup;
   private health?: HealthServer;
   private electionAbort = new AbortController();
   private election?: Promise<void>;
@@ -52,6 +56,8 @@ export class Manager {
     else throw new Error('Manager needs a kubeConfig or a client');
     this.log = options.logger ?? defaultLogger();
     this.metrics = options.metrics ?? new RuntimeMetrics({ defaultMetrics: true });
+    this.leaderRunnables = new RunnableGroup(this.log);
+    this.everywhereRunnables = new RunnableGroup(this.log);
     if (options.leaderElection) {
       this.elector = new LeaderElector(this.client, {
         ...options.leaderElection,
@@ -91,6 +97,17 @@ export class Manager {
     const controller = new Controller({ ...options, logger: this.log, metrics: this.metrics });
     this.controllers.push(controller);
     return controller;
+  }
+
+  /**
+   * Adds work to run with the manager: a leader-bound runnable (the default) starts each time this
+   * replica starts leading (before its controllers) and is aborted the moment it stops leading or
+   * the manager stops (after the controllers drained, before the lease is released); one with
+   * `needLeaderElection: false` runs on every replica from cache sync to stop. Returns `runnable`.
+   */
+  add<R extends Runnable>(runnable: R): R {
+    (needsLeaderElection(runnable) ? this.leaderRunnables : this.everywhereRunnables).add(runnable);
+    return runnable;
   }
 
   /** An event recorder sharing the manager's client, logger and metrics. */
@@ -134,18 +151,22 @@ export class Manager {
     }
     await Promise.all([...this.informers.values()].map((i) => i.waitForSync(this.electionAbort.signal)));
     this.log.info({ informers: this.informers.size }, 'caches synced');
+    if (this.stopping) return;
+    this.everywhereRunnables.start();
     if (!this.elector) {
-      for (const c of this.controllers) c.start();
+      this.startLeading();
       return;
     }
     this.election = this.elector.run(
       {
         onStartedLeading: () => {
-          if (!this.stopping) for (const c of this.controllers) c.start();
+          if (!this.stopping) this.startLeading();
         },
         onStoppedLeading: () => {
           // Lost the lease: abort in-flight work at once, another replica may already lead.
-          if (!this.stopping) for (const c of this.controllers) void c.stop(0);
+          if (this.stopping) return;
+          for (const c of this.controllers) void c.stop(0);
+          void this.leaderRunnables.stop();
         },
       },
       this.electionAbort.signal,
@@ -159,14 +180,22 @@ export class Manager {
       this.log.info({ graceMs: grace }, 'shutting down');
       // Keep renewing while reconciles drain, so nobody else acts on the same objects meanwhile.
       await Promise.all(this.controllers.map((c) => c.stop(grace)));
+      await this.leaderRunnables.stop(); // still leading: a successor cannot overlap with them
       this.electionAbort.abort();
       await this.election; // releases the lease when it was held
       await Promise.all(this.recorders.map((r) => r.flush()));
+      await this.everywhereRunnables.stop();
       await Promise.all([...this.informers.values()].map((i) => i.stop()));
       await this.health?.stop();
       this.log.info('stopped');
     })();
     return this.stopping;
+  }
+
+  /** A leadership term begins: leader-bound runnables first, so the first reconciles find them running. */
+  private startLeading(): void {
+    this.leaderRunnables.start();
+    for (const c of this.controllers) c.start();
   }
 
   /** Stops gracefully on SIGTERM or SIGINT, then calls `exit` (default: process.exit(0)). */

@@ -1,6 +1,7 @@
 // Wires the SampleSource reconciler into a Manager: which caches it reads, which events re-queue
 // a source (its own changes, its Deployment, Secret and pods, the Services sinks point at, and
-// asynchronous results from its adapters).
+// asynchronous results from its adapters, through a channel source). The control sessions are a
+// leader-bound runnable of the manager.
 import type { Logger } from 'pino';
 import {
   type Controller,
@@ -10,6 +11,7 @@ import {
   metadataChanged,
   anyOf,
   objectKey,
+  ChannelSource,
 } from '../runtime/index.js';
 import { SAMPLESOURCE_RESOURCE } from './resource.js';
 import { API_VERSION, KIND } from '../../contract/samplesource.js';
@@ -57,16 +59,18 @@ export function setupSampleSourceController(
   });
   const services = manager.informer({ resource: { apiVersion: 'v1', plural: 'services', kind: 'Service' } });
 
-  // The sessions re-queue through the controller, which needs the sessions: tie the knot late.
-  const ref: { controller?: Controller } = {};
-  const sessions = new AdapterSessions({
-    tls: options.pki.operatorTls,
-    identity: OPERATOR_IDENTITY,
-    controlPort: options.controlPort,
-    onChange: (key) => ref.controller?.enqueue(key),
-    logger: options.logger.child({ component: 'sessions' }),
-    metrics: manager.metrics.registry,
-  });
+  // Session results re-queue their source through a channel: the sessions never see the controller.
+  const sessionChanges = new ChannelSource<string>();
+  const sessions = manager.add(
+    new AdapterSessions({
+      tls: options.pki.operatorTls,
+      identity: OPERATOR_IDENTITY,
+      controlPort: options.controlPort,
+      onChange: (key) => sessionChanges.send(key),
+      logger: options.logger.child({ component: 'sessions' }),
+      metrics: manager.metrics.registry,
+    }),
+  );
   const recorder = manager.eventRecorder({ component: 'samplesource-controller' });
   const controller = manager.controller({
     name: 'samplesource',
@@ -84,7 +88,7 @@ export function setupSampleSourceController(
     }),
   });
 
-  ref.controller = controller;
+  controller.watchesChannel(sessionChanges);
   // Status writes bump neither generation nor labels: filtering them out avoids a reconcile per write.
   controller.for(sources, anyOf(generationChanged(), metadataChanged()));
   controller.owns(deployments, owner);

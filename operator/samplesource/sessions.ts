@@ -1,5 +1,6 @@
 // Control sessions to adapter pods: one ControlClient per (source, ready pod), opened when a pod
-// becomes ready and closed when it goes away. Sends ApplyState as async commands and keeps, per
+// becomes ready and closed when it goes away. A leader-bound runnable: sessions exist only while
+// this replica leads, and all of them close the moment it stops leading. Sends ApplyState as async commands and keeps, per
 // pod, what was sent and what came back, so a reconcile can compute ConfigApplied without waiting.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -17,8 +18,10 @@ import {
   OP_APPLY_STATE,
   type AdapterState,
   type ApplyStatePayload,
+  type Generation,
 } from '../../contract/commands.js';
-import { adapterIdentity } from '../../contract/identities.js';
+import { adapterIdentity, adapterServerName } from '../../contract/identities.js';
+import { aborted, type Runnable } from '../runtime/index.js';
 import type { PodReport } from './status.js';
 
 /** An adapter pod the operator should be steering. */
@@ -49,7 +52,7 @@ interface PodSession {
   /** The last ApplyState sent and its outcome. */
   lastSent?: {
     commandId: string;
-    generation: number;
+    generation: Generation;
     state: PodReport['state'];
     reason?: string;
     message?: string;
@@ -57,13 +60,25 @@ interface PodSession {
   adapterState?: AdapterState;
 }
 
-/** Every open control session, by source key (namespace/name) then pod name. */
-export class AdapterSessions {
+/** Every open control session, by source key (namespace/name) then pod name. Add it to the manager. */
+export class AdapterSessions implements Runnable {
+  readonly name = 'control-sessions';
+  readonly needLeaderElection = true;
   private readonly sessions = new Map<string, Map<string, PodSession>>();
   private readonly options: AdapterSessionsOptions;
+  /** True during a leadership term (between run and its abort): only then are sessions opened. */
+  private active = false;
 
   constructor(options: AdapterSessionsOptions) {
     this.options = options;
+  }
+
+  /** One leadership term: sessions may be opened until `signal` aborts, then every one is closed. */
+  async run(signal: AbortSignal): Promise<void> {
+    this.active = true;
+    await aborted(signal);
+    this.active = false;
+    await this.closeAll();
   }
 
   /**
@@ -71,6 +86,8 @@ export class AdapterSessions {
    * to pods that are gone. `namespace`/`name` name the source, whose adapters must prove that identity.
    */
   sync(sourceKey: string, namespace: string, name: string, pods: readonly AdapterPod[]): void {
+    // A reconcile still finishing after the lease was lost must not steer: another replica leads.
+    if (!this.active) return;
     let byPod = this.sessions.get(sourceKey);
     if (!byPod) this.sessions.set(sourceKey, (byPod = new Map()));
     const wanted = new Map(pods.map((p) => [p.name, p]));
@@ -82,7 +99,11 @@ export class AdapterSessions {
       }
     }
     for (const pod of pods) {
-      if (!byPod.has(pod.name)) byPod.set(pod.name, this.openSession(sourceKey, namespace, name, pod));
+      const existing = byPod.get(pod.name);
+      if (!existing) byPod.set(pod.name, this.openSession(sourceKey, namespace, name, pod));
+      // The pod is Ready (again, e.g. after a container restart) while our session waits in its backoff:
+      // dial now instead of on the next backoff tick.
+      else if (existing.client.state !== 'ready') existing.client.reconnectNow();
     }
     if (byPod.size === 0) this.sessions.delete(sourceKey);
   }
@@ -164,6 +185,7 @@ export class AdapterSessions {
       tls: this.options.tls,
       identity: this.options.identity,
       expectedServerIdentity: adapterIdentity(namespace, name),
+      serverName: adapterServerName(namespace, name),
       // Sessions exist only for Ready pods, so a pod that stops listening is a restart in progress:
       // a 1 s cap brings the session (and the resent state) back within a second of the pod listening.
       backoff: { initialMs: 100, maxMs: this.options.reconnectCapMs ?? 1_000, multiplier: 2, jitter: 0.2 },
