@@ -13,7 +13,7 @@ import {
   type Notification,
   type TlsPems,
 } from '../../control/index.js';
-import { parseInterval } from '../../contract/commands.js';
+import { parseInterval, type Generation } from '../../contract/commands.js';
 import { POOL_IDENTITY } from '../../contract/identities.js';
 import {
   NOTIFICATION_POOL_STATE,
@@ -26,6 +26,11 @@ import {
   type SourceAssignmentInput,
 } from '../../contract/pool.js';
 import { place } from './placement.js';
+
+/** Generations are int64: a number or a bigint; compare by value. */
+function sameGeneration(a: Generation | undefined, b: Generation): boolean {
+  return a !== undefined && BigInt(a) === BigInt(b);
+}
 
 /** A pool pod as the operator's Pod watch sees it. */
 export interface PoolPod {
@@ -42,7 +47,7 @@ export interface SharedSourceStatus {
   /** Pool pod running it (confirmed by the pod), if any. */
   pod?: string;
   /** Generation the pod reported applied. */
-  appliedGeneration?: number;
+  appliedGeneration?: Generation;
   /** starting: sent, not yet confirmed; running; releasing: waiting for the old owner; orphaned: owner lost, waiting out the dead-peer bound; rejected. */
   phase: 'unplaced' | 'starting' | 'running' | 'releasing' | 'orphaned' | 'rejected';
   /** Why the pod refused it (phase rejected). */
@@ -79,8 +84,8 @@ interface SourceBook {
   phase: SharedSourceStatus['phase'];
   message?: string;
   /** Generation last sent to the owner. */
-  sentGeneration?: number;
-  appliedGeneration?: number;
+  sentGeneration?: Generation;
+  appliedGeneration?: Generation;
   /** Highest sequence known to be used (release result, PoolState, or estimate for a dead owner). */
   lastSequence: number;
   /** When the current owner was told to start, and the shortest interval since: bounds what it can have sent. */
@@ -93,7 +98,7 @@ interface Pending {
   kind: 'upsert' | 'release' | 'snapshot';
   pod: string;
   keys: string[];
-  generations?: number[];
+  generations?: Generation[];
 }
 
 /** Shared-pool control sessions, placement and handoff. */
@@ -260,7 +265,7 @@ export class PoolSessions {
         if (
           book.phase !== 'releasing' &&
           owner?.client.state === 'ready' &&
-          book.sentGeneration !== book.desired.generation
+          !sameGeneration(book.sentGeneration, book.desired.generation)
         )
           this.sendUpsert(want, book);
         continue;
@@ -434,7 +439,9 @@ export class PoolSessions {
       } else if (p.kind === 'upsert' || 'running' in ((r.detail ?? {}) as object) || p.kind === 'snapshot') {
         if (book.phase !== 'releasing') book.phase = 'running';
         book.message = undefined;
-        book.appliedGeneration = Math.max(book.appliedGeneration ?? 0, p.generations![i]!);
+        const reported = p.generations![i]!;
+        if (book.appliedGeneration === undefined || reported > book.appliedGeneration)
+          book.appliedGeneration = reported;
       }
       this.options.onChange(key);
     });
