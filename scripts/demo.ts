@@ -1,6 +1,8 @@
 // `make demo`: the whole system on this machine, no cluster needed. A real etcd, kube-apiserver
-// and kube-controller-manager; the node agent running the operator, the adapters and the event
-// display as real processes on loopback pod IPs; config/ and example.yaml applied with kubectl.
+// and kube-controller-manager; where the machine allows (root, cgroup v1), the real node of the
+// tests runs the operator, the adapters and the event display as containers from the images built
+// from the Dockerfiles; elsewhere (or with DEMO_NODE=agent) the node agent runs them as processes
+// on loopback pod IPs; config/ and example.yaml applied with kubectl.
 // Then it shows what happens: heartbeats arriving, commands applied, conditions changing.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -8,6 +10,8 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { startControlPlane, repoRoot, type ControlPlane } from '../test/controlplane/controlplane.js';
 import { NodeAgent } from '../test/nodeagent/agent.js';
+import { baseImagesDir, prepareNode, realNodeSupported } from '../test/node/node.js';
+import { ensureProjectImages } from '../test/node/images.js';
 import { followLogs } from './log-follower.js';
 
 const run = promisify(execFile);
@@ -79,12 +83,32 @@ function watchConditions(cp: ControlPlane): () => void {
   return () => clearInterval(timer);
 }
 
-async function main(): Promise<void> {
-  for (const entry of ['dist/operator/main.js', 'dist/adapter/main.js']) {
-    if (!existsSync(join(repoRoot, entry)))
-      throw new Error(`${entry} is missing: run \`make demo\` (it builds first)`);
+/** The real node (test/node) beside the control plane, with both images built by BuildKit. */
+async function startRealNode() {
+  step('starting the real node (kubelet, containerd, runc) and the control plane beside it');
+  const node = await prepareNode();
+  try {
+    const cp = await startControlPlane({
+      controllerManager: true,
+      realNode: { hostAddress: node.network.hostAddress, schedulerPath: join(node.binDir, 'kube-scheduler') },
+    });
+    await node.start(cp);
+    step(
+      `node ${node.name} Ready; building the images from the Dockerfiles with BuildKit (cached when unchanged)`,
+    );
+    const images = await ensureProjectImages(node, baseImagesDir(node.binDir));
+    step(`images ${images.built ? 'built' : 'taken from the cache'} and imported into containerd`);
+    // kubelet's container log links, named <pod>_<namespace>_<container>-<id>.log.
+    return { cp, podLogs: join(node.stateDir, 'var-log/containers'), stopNode: () => node.stop() };
+  } catch (err) {
+    await node.stop();
+    throw err;
   }
-  step('starting etcd, kube-apiserver and kube-controller-manager on loopback');
+}
+
+/** The node agent: pods as local processes, for machines without root or namespaces. */
+async function startNodeAgent(why: string | undefined) {
+  step(`starting etcd, kube-apiserver and kube-controller-manager on loopback (node agent: ${why})`);
   const cp = await startControlPlane({ controllerManager: true });
   const podLogs = join(cp.logDir, 'pods');
   const node = (script: string) => ({
@@ -102,6 +126,21 @@ async function main(): Promise<void> {
     logDir: podLogs,
     workDir: join(cp.logDir, 'agent-work'),
   });
+  await agent.start();
+  step(
+    `control plane ready in ${(cp.startupMs / 1000).toFixed(1)} s; node agent runs pods on 127.x addresses`,
+  );
+  return { cp, podLogs, stopNode: () => agent.stop() };
+}
+
+async function main(): Promise<void> {
+  for (const entry of ['dist/operator/main.js', 'dist/adapter/main.js']) {
+    if (!existsSync(join(repoRoot, entry)))
+      throw new Error(`${entry} is missing: run \`make demo\` (it builds first)`);
+  }
+  const real =
+    process.env.DEMO_NODE === 'agent' ? { ok: false, reason: 'DEMO_NODE=agent' } : realNodeSupported();
+  const { cp, podLogs, stopNode } = real.ok ? await startRealNode() : await startNodeAgent(real.reason);
   let stopWatching = () => undefined as void;
   let stopLogs = () => undefined as void;
   let stopping = false;
@@ -111,18 +150,13 @@ async function main(): Promise<void> {
     console.log(`\n${signal}: stopping the demo…`);
     stopWatching();
     stopLogs();
-    await agent.stop();
+    await stopNode();
     await cp.stop();
     console.log(`stopped; logs kept in ${cp.logDir}`);
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
-
-  await agent.start();
-  step(
-    `control plane ready in ${(cp.startupMs / 1000).toFixed(1)} s; node agent runs pods on 127.x addresses`,
-  );
 
   step('kubectl apply -f config/');
   console.log((await kubectl(cp, ['apply', '-f', join(repoRoot, 'config')])).trim());
@@ -136,6 +170,7 @@ async function main(): Promise<void> {
   stopWatching = watchConditions(cp);
   stopLogs = followLogs({
     dir: podLogs,
+    kubelet: real.ok,
     // The operator logs every reconcile at info; show what a user follows: sessions, commands, warnings.
     filter: (prefix, line) =>
       !prefix.includes('operator') || /session|sent desired|WARN|ERROR|started|leader/i.test(line),

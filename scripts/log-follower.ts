@@ -24,10 +24,21 @@ export function readableLine(line: string): string {
   }
 }
 
+/** The text of a CRI log line (`2026-12-02T17:00:00.000000000Z stdout F text`). */
+export function criText(line: string): string {
+  const m = /^\S+ (?:stdout|stderr) [PF] (.*)$/.exec(line);
+  return m ? m[1]! : line;
+}
+
 /** Options of {@link followLogs}. */
 export interface FollowOptions {
-  /** Directory of `<namespace>_<pod>_<container>.log` files. */
+  /** Directory of `<namespace>_<pod>_<container>.log` files (the node agent's). */
   dir: string;
+  /**
+   * kubelet's layout instead: `<pod>_<namespace>_<container>-<id>.log` links to files in the CRI
+   * log format (`<time> <stream> <P|F> <text>`). Default false.
+   */
+  kubelet?: boolean;
   /** Which files to follow (by file name). Default all. */
   include?: (file: string) => boolean;
   /** Drop lines for which this returns false (after making them readable). */
@@ -46,7 +57,10 @@ export function followLogs(options: FollowOptions): () => void {
   let timer: NodeJS.Timeout | undefined;
 
   const prefixOf = (file: string) => {
-    const [ns, pod, container] = file.replace(/\.log$/, '').split('_');
+    const parts = file.replace(/\.log$/, '').split('_');
+    const [ns, pod, container] = options.kubelet
+      ? [parts[1], parts[0], parts[2]?.replace(/-[0-9a-f]{64}$/, '')]
+      : parts;
     // Deployment pods end in -<rs hash>-<id>: keep the readable head and the short id.
     const short = (pod ?? '').replace(/^(.{0,28}).*?(-[a-z0-9]{5})$/, '$1…$2');
     return `${ns}/${short} ${container}`;
@@ -72,7 +86,7 @@ export function followLogs(options: FollowOptions): () => void {
       partial.set(file, lines.pop() ?? '');
       const prefix = prefixOf(file);
       for (const raw of lines) {
-        const line = readableLine(raw);
+        const line = readableLine(options.kubelet ? criText(raw) : raw);
         if (line.trim() === '' || (options.filter && !options.filter(prefix, line))) continue;
         write(`\x1b[${colours.get(file)}m${prefix}\x1b[0m │ ${line}\n`);
       }

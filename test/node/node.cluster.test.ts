@@ -2,15 +2,32 @@
 // exec, a Service reached by its DNS name from another pod; and, after stop, nothing left behind.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.js';
+import { spawn } from 'node:child_process';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { repoRoot, startControlPlane, type ControlPlane } from '../controlplane/controlplane.js';
 import { baseImagesDir, prepareNode, type RealNode } from './node.js';
 import { hierarchies } from './cgroups.js';
-import { claimDir, nodeProcesses } from './teardown.js';
+import { claimDir, nodeProcesses, removeLeftovers } from './teardown.js';
+import { slotNetwork, slotsInUse } from './network.js';
 import { namespaceInode } from './mountns.js';
-import { isAlive, pollUntil } from '../controlplane/processes.js';
+import { pollUntil } from '../controlplane/processes.js';
 import { run } from './host.js';
 
 const BASE = 'samplesource.local/node-base:test';
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** A process's state letter from /proc (R, S, D, Z...), or 'gone'. A killed process whose parent died
+ * first stays a zombie until whoever inherited it reaps it: dead all the same. */
+function runState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return 'gone';
+  }
+}
 
 describe('the real node', () => {
   let node: RealNode;
@@ -135,7 +152,7 @@ describe('the real node', () => {
     expect(existsSync(stateDir)).toBe(false);
     // No process of this node still runs: no shim (they outlive containerd), no container.
     expect(nodeProcesses(mountInode, netInode, netns)).toEqual([]);
-    expect(isAlive(webPid!)).toBe(false);
+    expect(runState(webPid!)).toMatch(/^(gone|Z)$/);
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
     expect(mounts).not.toContain(claimDir(node.network.slot));
     // kubelet's fixed host paths stayed inside the node's mount namespace.
@@ -146,5 +163,38 @@ describe('the real node', () => {
       '/var/lib/containerd',
     ])
       expect({ path, exists: existsSync(path) }).toEqual({ path, exists: false });
+  }, 60_000);
+
+  it('removes the leftovers of a crashed run when the next one starts', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--experimental-transform-types',
+        '--no-warnings',
+        '--import',
+        join(repoRoot, 'adapter/ts-hooks.mjs'),
+        join(here, 'testdata/crashing-node.ts'),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SAMPLESOURCE_NODE_BIN: node.binDir } },
+    );
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stdout.once('data', (d: Buffer) => resolve(d.toString()));
+      child.once('exit', (code) => reject(new Error(`crashing-node exited early (${code})`)));
+    });
+    const crashed = z
+      .object({ slot: z.number(), pid: z.number(), stateDir: z.string() })
+      .parse(JSON.parse(line));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const { netns } = slotNetwork(crashed.slot);
+    expect(run('ip', ['netns', 'list'])).toContain(netns);
+    expect(runState(crashed.pid)).toMatch(/^[RSD]$/);
+
+    expect(await removeLeftovers(slotsInUse())).toContain(crashed.slot);
+    expect(run('ip', ['netns', 'list'])).not.toContain(netns);
+    expect(runState(crashed.pid)).toMatch(/^(gone|Z)$/);
+    expect(existsSync(claimDir(crashed.slot))).toBe(false);
+    expect(existsSync(crashed.stateDir)).toBe(false);
+    for (const h of hierarchies(true)) expect(existsSync(join(h, netns))).toBe(false);
   }, 60_000);
 });

@@ -81,7 +81,10 @@ export async function teardownSlot(slot: number): Promise<string[]> {
   const stateFile = join(claim, 'state-dir');
   if (existsSync(stateFile)) {
     const stateDir = readFileSync(stateFile, 'utf8').trim();
-    if (stateDir.includes('samplesource-node-')) rmSync(stateDir, { recursive: true, force: true });
+    if (stateDir.includes('samplesource-node-')) {
+      tryRun('umount', ['-l', stateDir]);
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   }
   rmSync(claim, { recursive: true, force: true });
   removeEmptyDirs();
