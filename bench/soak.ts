@@ -20,6 +20,9 @@ const { values } = parseArgs({
     servers: { type: 'string', default: '1000' },
     'cut-every': { type: 'string', default: '2000:5000' },
     warmup: { type: 'string', default: '60s' },
+    // Second octet of the adapters' loopback addresses: pick another when someone else runs a drill on the
+    // same machine (grpc-js binds with SO_REUSEPORT, so two hosts on one address would share its connections).
+    octet: { type: 'string', default: '80' },
   },
 });
 
@@ -33,7 +36,7 @@ const WARMUP_S = Math.min(seconds(values.warmup), DURATION_S / 2);
 const SESSIONS = Number(values.sessions);
 const SERVERS = Math.min(Number(values.servers), SESSIONS);
 const [CUT_MIN, CUT_MAX] = values['cut-every'].split(':').map(Number) as [number, number];
-const OCTET = 80;
+const OCTET = Number(values.octet);
 const silent = pino({ level: 'silent' });
 
 interface Client {

@@ -3,7 +3,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { adminKubeConfig, eventually, freshNamespace } from '../../test/support/cluster.js';
 import { Manager } from './manager.js';
-import { clientFromKubeConfig } from './client.js';
+import { ApiError, clientFromKubeConfig } from './client.js';
 import { silentLogger } from './logger.js';
 import type { KubeObject } from './objects.js';
 
@@ -137,10 +137,22 @@ describe('Leader election (real API server)', () => {
     // Someone else takes the lease (as after a partition during which ours expired).
     const client = clientFromKubeConfig(adminKubeConfig());
     const path = `/apis/coordination.k8s.io/v1/namespaces/${ns.name}/leases/runtime-test`;
-    const current = await client.request<Record<string, unknown> & { spec: object }>('GET', path);
-    await client.request('PUT', path, {
-      body: { ...current, spec: { ...current.spec, holderIdentity: 'intruder', leaseDurationSeconds: 60 } },
-    });
+    // Read-modify-write as a competing client would: the leader renews every 250 ms, so a PUT
+    // may meet a newer resourceVersion (409); read again and retry.
+    for (let attempt = 1; ; attempt++) {
+      const current = await client.request<Record<string, unknown> & { spec: object }>('GET', path);
+      try {
+        await client.request('PUT', path, {
+          body: {
+            ...current,
+            spec: { ...current.spec, holderIdentity: 'intruder', leaseDurationSeconds: 60 },
+          },
+        });
+        break;
+      } catch (err) {
+        if (!(err instanceof ApiError && err.code === 409) || attempt >= 20) throw err;
+      }
+    }
     const taken = Date.now();
     await eventually(
       'stopped leading',
