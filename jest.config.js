@@ -24,6 +24,8 @@ export default {
       testMatch: [
         '<rootDir>/{control,adapter,scripts}/**/*.test.ts',
         '<rootDir>/{contract,operator}/**/*.unit.test.ts',
+        // Operator and adapter processes together over real sockets, no Kubernetes.
+        '<rootDir>/test/integration/**/*.test.ts',
       ],
     },
     {
@@ -32,7 +34,7 @@ export default {
       // Everything that talks to the real kube-apiserver: one control plane per run.
       testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/operator/**/*.cluster.test.ts'],
       // End-to-end tests install config/ into their own control plane: jest.e2e.config.js.
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/', '<rootDir>/test/integration/'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },

@@ -35,4 +35,6 @@ export const DEFAULT_TLS_DIR = '/etc/samplesource/tls';
 export const POOL_ENV = {
   /** Log level of per-source heartbeat lines. Default "warn": 10,000 sources at info would flood the log. */
   heartbeatLogLevel: 'POOL_HEARTBEAT_LOG_LEVEL',
+  /** Without any operator stream for this long, the pod stops all its sources. Default "3s"; must stay below the operator's dead-peer bound. */
+  lease: 'POOL_LEASE',
 } as const;

@@ -123,11 +123,17 @@ export type PooledSourceState = z.infer<typeof PooledSourceStateSchema>;
 export const RejectedSourceSchema = z.object({ key: z.string(), message: z.string() });
 export type RejectedSource = z.infer<typeof RejectedSourceSchema>;
 
-/** Data of the PoolState notification: what the pod runs now. */
+/** Sources per PoolState notification: 1,000 (about 250 KB; 10,000 in one would pass the 4 MiB frame bound). */
+export const POOL_STATE_PAGE_SIZE = 1_000;
+
+/** Data of the PoolState notification: what the pod runs now, in pages of {@link POOL_STATE_PAGE_SIZE} sources. */
 export const PoolStateSchema = z.object({
   podName: z.string(),
   /** Last assignment version converged to; 0 before the first snapshot. */
   version: z.number().int().min(0),
+  /** 0-based page of this report and the page count; `rejected` rides on page 0. */
+  page: z.number().int().min(0),
+  pages: z.number().int().min(1),
   sources: z.array(PooledSourceStateSchema),
   rejected: z.array(RejectedSourceSchema),
 });

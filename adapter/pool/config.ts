@@ -27,6 +27,8 @@ export interface PoolConfig {
   tls: { caFile: string; certFile: string; keyFile: string };
   operatorIdentity: string;
   logLevel: LogLevel;
+  /** Without an operator stream this long, every source stops (the operator moves them after its larger dead-peer bound). Default 3 s. */
+  leaseMs: number;
   /** Level of per-source heartbeat logs. Default warn. */
   heartbeatLogLevel: LogLevel;
   sinkTimeoutMs: number;
@@ -46,6 +48,7 @@ const envSchema = z.object({
     .default(OPERATOR_IDENTITY),
   [ENV.logLevel]: z.enum(LOG_LEVELS).default('info'),
   [POOL_ENV.heartbeatLogLevel]: z.enum(LOG_LEVELS).default('warn'),
+  [POOL_ENV.lease]: durationString('POOL_LEASE', 500, 600_000).default(3_000),
   [ENV.sinkTimeout]: durationString('SINK_TIMEOUT', 10, 600_000).default(5_000),
   [ENV.sinkRetries]: z.coerce.number().int().min(0).max(20).default(4),
   [ENV.shutdownTimeout]: durationString('SHUTDOWN_TIMEOUT', 0, 600_000).default(5_000),
@@ -84,6 +87,7 @@ export function loadPoolConfig(env: NodeJS.ProcessEnv = process.env): PoolConfig
     operatorIdentity: e[ENV.operatorIdentity],
     logLevel: e[ENV.logLevel],
     heartbeatLogLevel: e[POOL_ENV.heartbeatLogLevel],
+    leaseMs: e[POOL_ENV.lease],
     sinkTimeoutMs: e[ENV.sinkTimeout],
     sinkRetries: e[ENV.sinkRetries],
     shutdownTimeoutMs: e[ENV.shutdownTimeout],

@@ -66,7 +66,14 @@ export async function startPoolAdapter(
     if (timer) clearTimeout(timer);
     timer = undefined;
     lastPublished = Date.now();
-    server.publish(NOTIFICATION_POOL_STATE, pool.state(config.podName));
+    for (const page of pool.statePages(config.podName)) {
+      try {
+        server.publish(NOTIFICATION_POOL_STATE, page);
+      } catch (err) {
+        // Best effort by design; a report that cannot be framed must never take the pod down.
+        logger.warn({ err }, `PoolState page ${page.page} not published: ${(err as Error).message}`);
+      }
+    }
   };
   // A full PoolState of thousands of sources is large: at most one per gap, trailing edge.
   const publishSoon = () => {
@@ -91,7 +98,34 @@ export async function startPoolAdapter(
     },
   });
   registerPoolCommands(server, pool, logger);
-  server.onSessionOpen((session) => session.notify(NOTIFICATION_POOL_STATE, pool.state(config.podName)));
+  server.onSessionOpen((session) => {
+    for (const page of pool.statePages(config.podName)) session.notify(NOTIFICATION_POOL_STATE, page);
+  });
+
+  // The lease: no two live pods may emit for one source. A pod cut off from the operator (a
+  // partition, not a crash) stops its sources before the operator's dead-peer bound runs out
+  // and the sources start elsewhere.
+  let detachedSince: number | undefined = performance.now();
+  const leaseCheck = setInterval(
+    () => {
+      const attached = server.stats().some((s) => s.attached);
+      if (attached) {
+        detachedSince = undefined;
+        return;
+      }
+      detachedSince ??= performance.now();
+      if (performance.now() - detachedSince < config.leaseMs || pool.size === 0) return;
+      void pool.suspend().then((n) => {
+        if (n > 0)
+          logger.warn(
+            { stopped: n, leaseMs: config.leaseMs },
+            `no operator stream for ${config.leaseMs}ms: ${n} sources stopped until the next snapshot`,
+          );
+      });
+    },
+    Math.min(500, config.leaseMs / 4),
+  );
+  leaseCheck.unref();
 
   let ready = false;
   const health = new HealthServer({ ready: () => ready }, metrics.registry);
@@ -119,6 +153,7 @@ export async function startPoolAdapter(
     close() {
       closing ??= (async () => {
         ready = false;
+        clearInterval(leaseCheck);
         const count = pool.size;
         await pool.close();
         if (timer) clearTimeout(timer);

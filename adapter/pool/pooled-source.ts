@@ -11,6 +11,9 @@ import type { AdapterMetrics } from '../metrics.js';
 import { SinkSender, type RetryPolicy } from '../sender.js';
 import { StateStore } from '../state.js';
 
+/** Latest first tick after a source is assigned: 30 s (it is never later than one interval). */
+export const MAX_START_PHASE_MS = 30_000;
+
 /** What every source on the pod shares. */
 export interface PooledSourceContext {
   podName: string;
@@ -37,6 +40,7 @@ export class PooledSource {
   private readonly sender: SinkSender;
   private readonly sinkUri: string;
   private readonly extensionsJson: string;
+  private startTimer: NodeJS.Timeout | undefined;
 
   constructor(assignment: SourceAssignment, context: PooledSourceContext) {
     this.key = assignment.key;
@@ -74,7 +78,14 @@ export class PooledSource {
       maxInFlight: context.maxInFlight,
       firstSequence: assignment.lastSequence,
     });
-    this.heartbeat.start();
+    // Thousands of sources assigned at once must not all fire their first tick together (a
+    // burst of thousands of sends that starves the control stream): each starts at a random
+    // phase within its interval, so a pool's load is spread evenly from the first second.
+    const phase = Math.random() * Math.min(parseInterval(assignment.interval), MAX_START_PHASE_MS);
+    this.startTimer = setTimeout(() => {
+      this.startTimer = undefined;
+      this.heartbeat.start();
+    }, phase);
   }
 
   /** True when `next` can be applied in place (same incarnation, same sink and extensions). */
@@ -94,7 +105,8 @@ export class PooledSource {
       intervalMs: parseInterval(next.interval),
       paused: next.paused,
     });
-    this.heartbeat.sync();
+    // Before its first tick the delayed start picks the new configuration up by itself.
+    if (!this.startTimer) this.heartbeat.sync();
     return true;
   }
 
@@ -108,6 +120,8 @@ export class PooledSource {
    * the last sequence used. After it resolves this pod emits nothing more for the source.
    */
   async stop(deadlineMs: number): Promise<number> {
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = undefined;
     await this.heartbeat.stop(deadlineMs);
     await this.sender.close();
     return this.heartbeat.lastSequence;

@@ -4,6 +4,7 @@
 // Every operation runs one after another (a release must finish stopping before the next
 // snapshot or upsert looks at the set).
 import {
+  POOL_STATE_PAGE_SIZE,
   REASON_STALE_VERSION,
   SourceAssignmentSchema,
   type PoolState,
@@ -12,6 +13,9 @@ import {
   type SourceAssignment,
 } from '../../contract/pool.js';
 import { PooledSource, type PooledSourceContext } from './pooled-source.js';
+
+/** Stopped sources whose last sequence is remembered: 20,000 (about 1 MB at most). */
+const STOPPED_MEMORY = 20_000;
 
 /** Outcome of one assignment operation, reported as the command's async result. */
 export type PoolOutcome<T> = { ok: true; detail: T } | { ok: false; reason: string; message: string };
@@ -38,6 +42,7 @@ export interface SourcePoolOptions extends PooledSourceContext {
 export class SourcePool {
   private readonly sources = new Map<string, PooledSource>();
   private readonly rejected = new Map<string, string>();
+  private readonly stoppedSequences = new Map<string, number>();
   private version = 0;
   private pending: { version: number; nextPage: number; entries: unknown[] } | undefined;
   private chain: Promise<unknown> = Promise.resolve();
@@ -60,14 +65,20 @@ export class SourcePool {
     return this.sources.get(key)?.snapshot();
   }
 
-  /** The PoolState notification's data. */
-  state(podName: string): PoolState {
-    return {
+  /** The PoolState notification's data, in pages of {@link POOL_STATE_PAGE_SIZE} sources. */
+  statePages(podName: string): PoolState[] {
+    const all = [...this.sources.values()];
+    const pages = Math.max(1, Math.ceil(all.length / POOL_STATE_PAGE_SIZE));
+    return Array.from({ length: pages }, (_, page) => ({
       podName,
       version: this.version,
-      sources: [...this.sources.values()].map((s) => s.snapshot()),
-      rejected: [...this.rejected].map(([key, message]) => ({ key, message })),
-    };
+      page,
+      pages,
+      sources: all
+        .slice(page * POOL_STATE_PAGE_SIZE, (page + 1) * POOL_STATE_PAGE_SIZE)
+        .map((s) => s.snapshot()),
+      rejected: page === 0 ? [...this.rejected].map(([key, message]) => ({ key, message })) : [],
+    }));
   }
 
   /**
@@ -120,6 +131,20 @@ export class SourcePool {
       const lastSequence = await this.stopSource(key);
       this.options.onChange?.();
       return { ok: true, detail: { key, lastSequence: lastSequence ?? 0 } } as const;
+    });
+  }
+
+  /**
+   * Stops every source but keeps the version: the pod has lost the operator for longer than its
+   * lease, so the operator may already be starting these sources elsewhere. The next snapshot
+   * starts whatever is still assigned here. Resolves to the number stopped.
+   */
+  suspend(): Promise<number> {
+    return this.serially(async () => {
+      const keys = [...this.sources.keys()];
+      await Promise.all(keys.map((key) => this.stopSource(key)));
+      if (keys.length > 0) this.options.onChange?.();
+      return keys.length;
     });
   }
 
@@ -190,9 +215,17 @@ export class SourcePool {
 
   private async stopSource(key: string): Promise<number | undefined> {
     const source = this.sources.get(key);
-    if (!source) return undefined;
+    if (!source) return this.stoppedSequences.get(key);
     this.sources.delete(key);
-    return source.stop(this.options.stopDeadlineMs ?? 2_000);
+    const last = await source.stop(this.options.stopDeadlineMs ?? 2_000);
+    // Remembered so that a release resent after a snapshot already stopped the source still
+    // reports the true last sequence (the new owner must continue after it, never repeat it).
+    this.stoppedSequences.delete(key);
+    this.stoppedSequences.set(key, last);
+    if (this.stoppedSequences.size > STOPPED_MEMORY) {
+      this.stoppedSequences.delete(this.stoppedSequences.keys().next().value!);
+    }
+    return last;
   }
 
   private stale(what: string, version: number): PoolOutcome<never> {

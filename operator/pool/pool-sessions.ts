@@ -1,0 +1,467 @@
+// The operator's side of the shared pool: one control session per pool pod, placement of every
+// shared source (placement.ts), assignments streamed as list + watch (a paged snapshot on every
+// (re)connect, then upsert/release increments), and handoffs release-then-start. Self-contained:
+// it is fed the pool's pods and the shared sources, and tells its owner which source key to
+// reconcile again through one callback; start/stop bind it to a manager's lifetime.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import {
+  CommandRejectedError,
+  ControlClient,
+  newCommandId,
+  type CommandResult,
+  type Notification,
+  type TlsPems,
+} from '../../control/index.js';
+import { parseInterval, type Generation } from '../../contract/commands.js';
+import { POOL_IDENTITY } from '../../contract/identities.js';
+import {
+  NOTIFICATION_POOL_STATE,
+  OP_POOL_RELEASE,
+  OP_POOL_SNAPSHOT,
+  OP_POOL_UPSERT,
+  PoolStateSchema,
+  ReleasedSourceSchema,
+  SNAPSHOT_PAGE_SIZE,
+  type SourceAssignmentInput,
+} from '../../contract/pool.js';
+import { place } from './placement.js';
+
+/** Generations are int64: a number or a bigint; compare by value. */
+function sameGeneration(a: Generation | undefined, b: Generation): boolean {
+  return a !== undefined && BigInt(a) === BigInt(b);
+}
+
+/** A pool pod as the operator's Pod watch sees it. */
+export interface PoolPod {
+  name: string;
+  /** host:port of its control server. */
+  target: string;
+}
+
+/** A shared source's desired configuration (its sequence is the manager's business). */
+export type SharedSource = Omit<SourceAssignmentInput, 'lastSequence'>;
+
+/** Where a shared source stands, for its status. */
+export interface SharedSourceStatus {
+  /** Pool pod running it (confirmed by the pod), if any. */
+  pod?: string;
+  /** Generation the pod reported applied. */
+  appliedGeneration?: Generation;
+  /** starting: sent, not yet confirmed; running; releasing: waiting for the old owner; orphaned: owner lost, waiting out the dead-peer bound; rejected. */
+  phase: 'unplaced' | 'starting' | 'running' | 'releasing' | 'orphaned' | 'rejected';
+  /** Why the pod refused it (phase rejected). */
+  message?: string;
+}
+
+/** Options of {@link PoolSessions}. */
+export interface PoolSessionsOptions {
+  /** The operator's client certificate, asked on every (re)connect so renewals apply. */
+  tls: () => TlsPems;
+  identity: string;
+  /** Time after losing a pod's session before its sources start elsewhere. Default 8 s (4 s keepalive detection + the pod's own lease + margin). */
+  deadPeerBoundMs?: number;
+  /** Called when a source's status may have changed. */
+  onChange: (sourceKey: string) => void;
+  logger: Logger;
+  metrics?: Registry;
+  /** Longest wait between reconnect attempts. Default 1 s. */
+  reconnectCapMs?: number;
+}
+
+interface PodSession {
+  pod: PoolPod;
+  client: ControlClient;
+  member: boolean;
+  everReady: boolean;
+  /** performance.now() when the session was lost; undefined while ready. */
+  lostAt?: number;
+}
+
+interface SourceBook {
+  desired: SharedSource;
+  owner?: string;
+  phase: SharedSourceStatus['phase'];
+  message?: string;
+  /** Generation last sent to the owner. */
+  sentGeneration?: Generation;
+  appliedGeneration?: Generation;
+  /** Highest sequence known to be used (release result, PoolState, or estimate for a dead owner). */
+  lastSequence: number;
+  /** When the current owner was told to start, and the shortest interval since: bounds what it can have sent. */
+  startedAt?: number;
+  minIntervalMs?: number;
+  startSequence: number;
+}
+
+interface Pending {
+  kind: 'upsert' | 'release' | 'snapshot';
+  pod: string;
+  keys: string[];
+  generations?: Generation[];
+}
+
+/** Shared-pool control sessions, placement and handoff. */
+export class PoolSessions {
+  private readonly pods = new Map<string, PodSession>();
+  private readonly sources = new Map<string, SourceBook>();
+  private readonly pending = new Map<string, Pending>();
+  private version = Date.now() * 1_000;
+  private timer: NodeJS.Timeout | undefined;
+  private scheduled = false;
+  private running = false;
+
+  constructor(private readonly options: PoolSessionsOptions) {}
+
+  private get deadPeerBoundMs(): number {
+    return this.options.deadPeerBoundMs ?? 8_000;
+  }
+
+  /** Starts steering (sessions open as pods are set). */
+  start(): void {
+    this.running = true;
+    for (const s of this.pods.values()) s.client.start();
+    this.schedule();
+  }
+
+  /** Closes every session; the pods' own lease stops their sources. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.all([...this.pods.values()].map((s) => s.client.close()));
+    this.pods.clear();
+  }
+
+  /** The pool's ready pods, as the Pod watch sees them (replaces the previous set). */
+  setPods(pods: PoolPod[]): void {
+    const names = new Set(pods.map((p) => p.name));
+    for (const pod of pods) {
+      const existing = this.pods.get(pod.name);
+      if (existing && existing.pod.target === pod.target) {
+        existing.member = true;
+        continue;
+      }
+      if (existing) void this.dropPod(existing);
+      this.openPod(pod);
+    }
+    for (const s of this.pods.values()) if (!names.has(s.pod.name)) s.member = false;
+    this.schedule();
+  }
+
+  /** Adds a shared source or changes its configuration. */
+  upsertSource(source: SharedSource): void {
+    const book = this.sources.get(source.key);
+    if (book) {
+      if (book.desired.uid !== source.uid) book.lastSequence = 0;
+      book.desired = source;
+    } else
+      this.sources.set(source.key, { desired: source, phase: 'unplaced', lastSequence: 0, startSequence: 0 });
+    this.schedule();
+  }
+
+  /** Removes a shared source (deleted, or switched to dedicated): its owner releases it. */
+  removeSource(key: string): void {
+    const book = this.sources.get(key);
+    if (!book) return;
+    this.sources.delete(key);
+    if (book.owner) this.sendRelease(book.owner, key, undefined);
+    this.schedule();
+  }
+
+  /** Keys of the shared sources known. */
+  sourceKeys(): string[] {
+    return [...this.sources.keys()];
+  }
+
+  /** Status of one shared source. */
+  status(key: string): SharedSourceStatus | undefined {
+    const b = this.sources.get(key);
+    if (!b) return undefined;
+    return {
+      phase: b.phase,
+      ...(b.owner && b.phase === 'running' ? { pod: b.owner } : {}),
+      ...(b.appliedGeneration !== undefined ? { appliedGeneration: b.appliedGeneration } : {}),
+      ...(b.message ? { message: b.message } : {}),
+    };
+  }
+
+  private openPod(pod: PoolPod): void {
+    const client = new ControlClient({
+      target: pod.target,
+      tls: this.options.tls,
+      identity: this.options.identity,
+      // The operator accepts only the pool's identity from pool pods.
+      expectedServerIdentity: POOL_IDENTITY,
+      logger: this.options.logger.child({ poolPod: pod.name }),
+      metrics: this.options.metrics,
+      backoff: { initialMs: 50, maxMs: this.options.reconnectCapMs ?? 1_000 },
+      onFull: 'wait',
+    });
+    const session: PodSession = { pod, client, member: true, everReady: false };
+    this.pods.set(pod.name, session);
+    client.onStateChange((state) => {
+      if (this.pods.get(pod.name) !== session) return;
+      if (state === 'ready') {
+        if (session.lostAt !== undefined) {
+          // The pod may have restarted and lost its sequences: continue after the most it can have sent.
+          for (const b of this.sources.values())
+            if (b.owner === pod.name)
+              b.lastSequence = Math.max(b.lastSequence, this.worstCaseSequence(b, performance.now()));
+        }
+        session.everReady = true;
+        session.lostAt = undefined;
+        this.sendSnapshot(session);
+      } else if (session.lostAt === undefined && session.everReady) {
+        session.lostAt = performance.now();
+      }
+      this.schedule();
+    });
+    client.onResult((r) => this.onResult(r));
+    client.onNotification((n) => this.onNotification(pod.name, n));
+    if (this.running) client.start();
+  }
+
+  private async dropPod(session: PodSession): Promise<void> {
+    this.pods.delete(session.pod.name);
+    await session.client.close();
+  }
+
+  /** Pods that can take sources: members whose session is up or lost for less than the bound. */
+  private placeable(now: number): string[] {
+    return [...this.pods.values()]
+      .filter((s) => s.member && s.everReady && !this.isDead(s, now))
+      .map((s) => s.pod.name);
+  }
+
+  private isDead(s: PodSession, now: number): boolean {
+    return s.lostAt !== undefined && now - s.lostAt >= this.deadPeerBoundMs;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || !this.running) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.resync();
+    });
+  }
+
+  /** Level-triggered: brings every source one step closer to its placed owner. */
+  private resync(): void {
+    if (!this.running) return;
+    const now = performance.now();
+    const target = place(this.sources.keys(), this.placeable(now));
+    let wakeAt = Infinity;
+    for (const [key, book] of this.sources) {
+      const want = target.get(key);
+      if (book.owner === undefined) {
+        if (want === undefined || book.phase === 'rejected') continue;
+        if (this.pods.get(want)?.client.state !== 'ready') continue;
+        this.sendUpsert(want, book);
+        continue;
+      }
+      const owner = this.pods.get(book.owner);
+      if (book.owner === want) {
+        if (
+          book.phase !== 'releasing' &&
+          owner?.client.state === 'ready' &&
+          !sameGeneration(book.sentGeneration, book.desired.generation)
+        )
+          this.sendUpsert(want, book);
+        continue;
+      }
+      if (book.phase === 'releasing') continue;
+      if (owner && owner.client.state === 'ready') {
+        book.phase = 'releasing';
+        this.sendRelease(book.owner, key, book);
+        continue;
+      }
+      // The owner is unreachable: wait out the dead-peer bound, then assume the worst it sent.
+      if (owner?.lostAt !== undefined && !this.isDead(owner, now)) {
+        book.phase = 'orphaned';
+        wakeAt = Math.min(wakeAt, owner.lostAt + this.deadPeerBoundMs);
+        continue;
+      }
+      book.lastSequence = Math.max(book.lastSequence, this.worstCaseSequence(book, owner?.lostAt ?? now));
+      book.owner = undefined;
+      book.phase = 'unplaced';
+      this.options.onChange(key);
+      if (want !== undefined && this.pods.get(want)?.client.state === 'ready') this.sendUpsert(want, book);
+    }
+    for (const s of [...this.pods.values()])
+      if (!s.member && ![...this.sources.values()].some((b) => b.owner === s.pod.name)) void this.dropPod(s);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (wakeAt !== Infinity) {
+      this.timer = setTimeout(() => this.schedule(), Math.max(0, wakeAt - performance.now()) + 5);
+      this.timer.unref();
+    }
+  }
+
+  /** The highest sequence a lost owner can have used: one per shortest interval since it was told to start, plus one. */
+  private worstCaseSequence(book: SourceBook, lostAt: number): number {
+    if (book.startedAt === undefined || book.minIntervalMs === undefined) return book.lastSequence;
+    return book.startSequence + Math.floor((lostAt - book.startedAt) / book.minIntervalMs) + 2;
+  }
+
+  private nextVersion(): number {
+    return ++this.version;
+  }
+
+  private track(book: SourceBook, owner: string): void {
+    const intervalMs = parseInterval(book.desired.interval);
+    if (book.owner !== owner || book.startedAt === undefined) {
+      book.startedAt = performance.now();
+      book.startSequence = book.lastSequence;
+      book.minIntervalMs = intervalMs;
+    } else book.minIntervalMs = Math.min(book.minIntervalMs ?? intervalMs, intervalMs);
+    book.owner = owner;
+    book.sentGeneration = book.desired.generation;
+  }
+
+  private sendUpsert(pod: string, book: SourceBook): void {
+    const first = book.owner !== pod;
+    this.track(book, pod);
+    if (first) book.phase = 'starting';
+    this.send(
+      pod,
+      OP_POOL_UPSERT,
+      { version: this.nextVersion(), source: { ...book.desired, lastSequence: book.lastSequence } },
+      {
+        kind: 'upsert',
+        pod,
+        keys: [book.desired.key],
+        generations: [book.desired.generation],
+      },
+    );
+  }
+
+  private sendRelease(pod: string, key: string, book: SourceBook | undefined): void {
+    void book;
+    this.send(
+      pod,
+      OP_POOL_RELEASE,
+      { version: this.nextVersion(), key },
+      { kind: 'release', pod, keys: [key] },
+    );
+  }
+
+  /** Full set of a pod on every (re)connect: the sources it owns or is starting. */
+  private sendSnapshot(session: PodSession): void {
+    const name = session.pod.name;
+    const books = [...this.sources.values()].filter((b) => b.owner === name && b.phase !== 'releasing');
+    const version = this.nextVersion();
+    const pages = Math.max(1, Math.ceil(books.length / SNAPSHOT_PAGE_SIZE));
+    for (let page = 0; page < pages; page++) {
+      const slice = books.slice(page * SNAPSHOT_PAGE_SIZE, (page + 1) * SNAPSHOT_PAGE_SIZE);
+      for (const b of slice) this.track(b, name);
+      this.send(
+        name,
+        OP_POOL_SNAPSHOT,
+        {
+          version,
+          page,
+          last: page === pages - 1,
+          sources: slice.map((b) => ({ ...b.desired, lastSequence: b.lastSequence })),
+        },
+        // Only the last page's result means the set runs: it carries every key of the snapshot.
+        page === pages - 1
+          ? {
+              kind: 'snapshot',
+              pod: name,
+              keys: books.map((b) => b.desired.key),
+              generations: books.map((b) => b.desired.generation),
+            }
+          : { kind: 'snapshot', pod: name, keys: [] },
+      );
+    }
+  }
+
+  private send(pod: string, opcode: string, payload: unknown, pending: Pending): void {
+    const session = this.pods.get(pod);
+    if (!session) return;
+    const id = newCommandId();
+    this.pending.set(id, pending);
+    session.client.sendAndWaitForAck(opcode, payload, { id, timeoutMs: 0 }).catch((err: Error) => {
+      this.pending.delete(id);
+      this.options.logger.warn(
+        { poolPod: pod, opcode, err: err.message },
+        `${opcode} to ${pod} failed: ${err.message}`,
+      );
+      for (const key of pending.keys) {
+        const b = this.sources.get(key);
+        if (!b || b.owner !== pod) continue;
+        if (err instanceof CommandRejectedError) {
+          // Refused as bad input: reported on this source alone, not resent until its spec changes.
+          b.phase = 'rejected';
+          b.message = err.message;
+          this.options.onChange(key);
+        } else b.sentGeneration = undefined; // lost with the session: the resync sends it again
+      }
+      this.schedule();
+    });
+  }
+
+  private onResult(r: CommandResult): void {
+    const p = this.pending.get(r.commandId);
+    if (!p) return;
+    this.pending.delete(r.commandId);
+    if (p.kind === 'release') {
+      const key = p.keys[0]!;
+      const book = this.sources.get(key);
+      if (book && book.owner === p.pod && r.succeeded) {
+        const detail = ReleasedSourceSchema.safeParse(r.detail);
+        book.lastSequence = Math.max(book.lastSequence, detail.success ? detail.data.lastSequence : 0);
+        book.owner = undefined;
+        book.phase = 'unplaced';
+        book.startedAt = undefined;
+      }
+      this.options.onChange(key);
+      this.schedule();
+      return;
+    }
+    if (p.kind === 'snapshot' && !r.succeeded) {
+      this.options.logger.warn(
+        { poolPod: p.pod, reason: r.reason },
+        `snapshot refused by ${p.pod}: ${r.message ?? ''}`,
+      );
+      return;
+    }
+    const rejected = new Map<string, string>();
+    if (p.kind === 'upsert' && !r.succeeded) rejected.set(p.keys[0]!, r.message ?? r.reason ?? 'refused');
+    p.keys.forEach((key, i) => {
+      const book = this.sources.get(key);
+      if (!book || book.owner !== p.pod) return;
+      if (rejected.has(key)) {
+        if (r.reason === 'StaleAssignmentVersion') return; // a newer snapshot or increment already covers it
+        book.phase = 'rejected';
+        book.message = rejected.get(key);
+      } else if (p.kind === 'upsert' || 'running' in ((r.detail ?? {}) as object) || p.kind === 'snapshot') {
+        if (book.phase !== 'releasing') book.phase = 'running';
+        book.message = undefined;
+        const reported = p.generations![i]!;
+        if (book.appliedGeneration === undefined || reported > book.appliedGeneration)
+          book.appliedGeneration = reported;
+      }
+      this.options.onChange(key);
+    });
+  }
+
+  private onNotification(pod: string, n: Notification): void {
+    if (n.type !== NOTIFICATION_POOL_STATE) return;
+    const parsed = PoolStateSchema.safeParse(n.data);
+    if (!parsed.success) return;
+    for (const s of parsed.data.sources) {
+      const book = this.sources.get(s.key);
+      if (book && book.owner === pod && book.desired.uid === s.uid)
+        book.lastSequence = Math.max(book.lastSequence, s.lastSequence);
+    }
+    for (const r of parsed.data.rejected) {
+      const book = this.sources.get(r.key);
+      if (!book || book.owner !== pod) continue;
+      book.phase = 'rejected';
+      book.message = r.message;
+      this.options.onChange(r.key);
+    }
+  }
+}
