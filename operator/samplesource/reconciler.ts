@@ -1,11 +1,14 @@
-// The SampleSource reconciler: observe (caches, the sink, the control sessions), plan (the pure
-// planReconcile), act (certificate Secret, Deployment, ApplyState commands, status, events).
-// It never waits for an adapter: results arrive asynchronously and re-queue the source.
+// The SampleSource reconciler: observe (the source read fresh, caches, the sink, the control
+// sessions), plan once (the pure planReconcile), act (certificate Secret, Deployment, ApplyState
+// commands, events, status). It never waits for an adapter: results arrive asynchronously and
+// re-queue the source.
 import type { V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
 import {
+  isConflict,
   isNotFound,
   parseKey,
-  updateStatus,
+  resourcePath,
+  writeStatus,
   TerminalError,
   type EventRecorder,
   type KubeClient,
@@ -25,6 +28,9 @@ import { SOURCE_UID_LABEL } from './resources.js';
 import type { AdapterPod, AdapterSessions } from './sessions.js';
 import type { OperatorPki } from './operator-pki.js';
 
+/** What the reconciler needs of the control sessions (AdapterSessions, or a fake in table tests). */
+export type SessionsPort = Pick<AdapterSessions, 'sync' | 'reports' | 'send' | 'forget'>;
+
 /** What the reconciler reads and writes through. */
 export interface SampleSourceReconcilerDeps {
   client: KubeClient;
@@ -32,10 +38,12 @@ export interface SampleSourceReconcilerDeps {
   deployments: Lister<KubeObject>;
   pods: Lister<KubeObject>;
   secrets: Lister<KubeObject>;
-  sessions: AdapterSessions;
-  pki: OperatorPki;
-  recorder: EventRecorder;
+  sessions: SessionsPort;
+  pki: Pick<OperatorPki, 'caPem' | 'issueAdapter'>;
+  recorder: Pick<EventRecorder, 'event'>;
   plan: PlanOptions;
+  /** The clock. Default: the system time. */
+  now?: () => Date;
 }
 
 /** Guesses a resource's plural from its kind, as Knative's tracker does for Addressables. */
@@ -82,15 +90,18 @@ async function lookupSink(client: KubeClient, source: SampleSource): Promise<Sin
   }
 }
 
-/** Makes sure the source's certificate Secret is current; issues (again) when it is missing, expiring or stale. */
 /**
  * Makes sure the source's certificate Secret is current; issues (again) when it is missing, expiring
  * or stale. Returns when the certificate in force must be renewed, so the reconcile can come back then.
  */
-async function ensureCertSecret(deps: SampleSourceReconcilerDeps, source: SampleSource): Promise<Date> {
+async function ensureCertSecret(
+  deps: SampleSourceReconcilerDeps,
+  source: SampleSource,
+  now: Date,
+): Promise<Date> {
   const key = `${source.metadata.namespace}/${certSecretName(source)}`;
   const existing = deps.secrets.get(key) as unknown as V1Secret | undefined;
-  const verdict = checkCertSecret(source, existing, { caPem: deps.pki.caPem, now: new Date() });
+  const verdict = checkCertSecret(source, existing, { caPem: deps.pki.caPem, now });
   const renewAt = (certPem: string) => new Date(notAfter(certPem).getTime() - DEFAULT_RENEW_BEFORE_MS);
   if (verdict.action === 'keep') {
     return renewAt(Buffer.from(existing!.data![CERT_KEY]!, 'base64').toString('utf8'));
@@ -125,23 +136,46 @@ async function applyDeployment(
     await deps.client.request('PUT', `${base}/${d.metadata!.name}`, { body: d });
 }
 
-/** Builds the reconciler function for SampleSources. */
+/** Reads the source from the API server (the cache may lag our own last status write); undefined when gone. */
+async function readSource(client: KubeClient, key: string): Promise<SourceObject | undefined> {
+  const { namespace, name } = parseKey(key);
+  try {
+    const fresh = await client.request<SourceObject>(
+      'GET',
+      resourcePath(SAMPLESOURCE_RESOURCE, namespace, name),
+    );
+    return fresh.metadata.deletionTimestamp ? undefined : fresh;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+type SourceObject = KubeObject & { status?: unknown };
+
+/**
+ * Builds the reconciler function for SampleSources. One pass: read the source once, plan once
+ * against it, act on the plan; the status patch is guarded by the read resourceVersion, and a
+ * conflict (someone wrote in between) re-queues the source to plan again against the newer object.
+ */
 export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconciler {
+  const clock = deps.now ?? (() => new Date());
   return async (_request: Request, ctx) => {
     const key = ctx.key;
-    const raw = deps.sources.get(key);
-    if (!raw || raw.metadata.deletionTimestamp) {
+    const cached = deps.sources.get(key);
+    const raw = cached && !cached.metadata.deletionTimestamp ? await readSource(deps.client, key) : undefined;
+    if (!raw) {
       // Children go with their owner (garbage collection); only the sessions are ours to close.
       deps.sessions.forget(key);
       return;
     }
     const parsed = parseSampleSource(raw);
-    const now = new Date();
+    const now = clock();
     let world: Parameters<typeof planReconcile>[1] = { readyPods: [], reports: new Map(), now };
     let renewCertAt: Date | undefined;
     if (parsed.ok) {
       const source = parsed.source;
-      renewCertAt = await ensureCertSecret(deps, source);
+      renewCertAt = await ensureCertSecret(deps, source, now);
       const pods = readyAdapterPods(deps.pods, source);
       deps.sessions.sync(key, source.metadata.namespace, source.metadata.name, pods);
       const sinkLookup = await lookupSink(deps.client, source);
@@ -152,6 +186,8 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
         ...(sinkLookup ? { sinkLookup } : {}),
         ...(deployment ? { deployment: deployment as unknown as V1Deployment } : {}),
         readyPods: pods.map((p) => p.name),
+        // Sending marks a pod pending, which ConfigApplied counts like no report: the status
+        // planned here is the one that holds after the sends below.
         reports: deps.sessions.reports(key),
         now,
       };
@@ -168,21 +204,16 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
     }
     for (const e of plan.events) deps.recorder.event(raw, e.type, e.reason, e.message);
 
-    // Status from the freshest object and the reports as they stand after the sends above.
-    const statusWorld = { ...world, reports: deps.sessions.reports(key) };
-    const { namespace, name } = parseKey(key);
-    try {
-      await updateStatus<KubeObject & { status?: unknown }>(
-        deps.client,
-        SAMPLESOURCE_RESOURCE,
-        { namespace, name },
-        (current) => planReconcile(current, statusWorld, deps.plan).status ?? current.status,
-      );
-    } catch (err) {
-      if (isNotFound(err)) return; // deleted while we worked
-      throw err;
+    if (plan.status && plan.statusChanged) {
+      try {
+        await writeStatus(deps.client, SAMPLESOURCE_RESOURCE, raw, plan.status);
+      } catch (err) {
+        if (isNotFound(err)) return; // deleted while we worked
+        if (isConflict(err)) return { requeue: true }; // written meanwhile: plan again against it
+        throw err;
+      }
     }
     // Nothing else may happen to a quiet source before its certificate needs renewing: come back then.
-    if (renewCertAt) return { requeueAfterMs: Math.max(1_000, renewCertAt.getTime() - Date.now()) };
+    if (renewCertAt) return { requeueAfterMs: Math.max(1_000, renewCertAt.getTime() - clock().getTime()) };
   };
 }
