@@ -6,7 +6,8 @@
 import type { z } from 'zod';
 import { isGone, ApiError, type KubeClient } from './client.js';
 import { Cache, type Lister } from './cache.js';
-import { Backoff, sleep, type BackoffOptions } from './backoff.js';
+import { Backoff, type BackoffOptions } from '../../control/backoff.js';
+import { sleep } from './sleep.js';
 import { kubeObjectSchema, objectKey, resourcePath, type KubeObject, type ResourceType } from './objects.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -86,7 +87,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     private readonly options: InformerOptions<T>,
   ) {
     this.schema = options.schema ?? (kubeObjectSchema as unknown as z.ZodType<T>);
-    this.backoff = new Backoff(options.backoff);
+    this.backoff = new Backoff({ initialMs: 500, maxMs: 30_000, ...options.backoff });
     this.resourceLabel = `${options.resource.plural}.${options.resource.apiVersion}`;
     this.log = (options.logger ?? silentLogger()).child({
       informer: this.resourceLabel,

@@ -8,7 +8,7 @@ import { Informer, type InformerOptions } from './informer.js';
 import { Controller, type ControllerOptions } from './controller.js';
 import { LeaderElector, type LeaderElectionOptions } from './leader.js';
 import { EventRecorder, type EventRecorderOptions } from './events.js';
-import { HealthServer } from './health.js';
+import { HealthServer } from '../../control/health.js';
 import { RuntimeMetrics } from './metrics.js';
 import { RunnableGroup, needsLeaderElection, type Runnable } from './runnable.js';
 import { defaultLogger, type Logger } from './logger.js';

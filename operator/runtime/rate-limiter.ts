@@ -1,5 +1,6 @@
 // Retry delays for the work queue, after client-go's default controller rate limiter:
 // the larger of a per-key exponential backoff and an overall token bucket.
+import { backoffDelay } from '../../control/backoff.js';
 
 /** Decides how long a key waits before it is retried. */
 export interface RateLimiter {
@@ -22,7 +23,8 @@ export class ExponentialRateLimiter implements RateLimiter {
   when(key: string): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
-    return Math.min(this.maxMs, this.baseMs * 2 ** n);
+    // Deterministic, as client-go's: the bucket, not jitter, spreads many keys' retries.
+    return backoffDelay(n, { initialMs: this.baseMs, maxMs: this.maxMs, multiplier: 2, jitter: 0 });
   }
   forget(key: string): void {
     this.failures.delete(key);
