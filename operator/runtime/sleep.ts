@@ -1,15 +1,7 @@
 // Interruptible waits for the runtime's retry loops (informer reconnects, leader election).
+import { SYSTEM_CLOCK, sleepOn } from '../../control/clock.js';
 
-/** Resolves after `ms`, or early (without throwing) when `signal` aborts. */
+/** Resolves after `ms` on the system clock, or early (without throwing) when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  return sleepOn(SYSTEM_CLOCK, ms, signal);
 }
