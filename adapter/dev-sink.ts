@@ -57,7 +57,7 @@ export class DevSink {
     let error: string | undefined;
     try {
       const parsed = HTTP.toEvent({ headers: req.headers, body });
-      event = (Array.isArray(parsed) ? parsed[0] : parsed) as CloudEventV1<unknown>;
+      event = Array.isArray(parsed) ? parsed[0] : parsed;
     } catch (err) {
       error = (err as Error).message;
     }

@@ -42,17 +42,18 @@ export async function makeTestPki(commonName = 'control-test-ca'): Promise<TestP
 /** Whatever a test opened, closed after it (newest first): `afterEach(closeAll)`, `track(server)`. */
 export function closeTracker(): {
   cleanups: Array<() => Promise<void> | void>;
-  track<T extends { close(): Promise<void> | void }>(x: T): T;
-  closeAll(): Promise<void>;
+  track: <T extends { close(): Promise<void> | void }>(x: T) => T;
+  closeAll: () => Promise<void>;
 } {
+  // Functions, not methods: tests destructure them (`const { track, closeAll } = closeTracker()`).
   const cleanups: Array<() => Promise<void> | void> = [];
   return {
     cleanups,
-    track(x) {
+    track: (x) => {
       cleanups.push(() => x.close());
       return x;
     },
-    async closeAll() {
+    closeAll: async () => {
       for (const c of cleanups.splice(0).reverse()) await c();
     },
   };

@@ -80,7 +80,7 @@ export class Controller {
 
   /** The primary resource: each of its objects is reconciled under its own key. */
   for<T extends KubeObject>(informer: Informer<T>, ...predicates: Predicate<T>[]): this {
-    this.primaries.push(informer as unknown as Informer<KubeObject>);
+    this.primaries.push(informer);
     return this.watches(informer, (obj) => [objectKey(obj)], ...predicates);
   }
 
@@ -241,7 +241,13 @@ export class Controller {
         const delayMs = Math.round(queue.addRateLimited(key));
         metrics?.retries.inc({ controller: this.name });
         log.warn(
-          { durationMs, result, retries: retries + 1, delayMs, err: (err as Error)?.message ?? String(err) },
+          {
+            durationMs,
+            result,
+            retries: retries + 1,
+            delayMs,
+            err: err instanceof Error ? err.message : JSON.stringify(err),
+          },
           'reconcile failed; retrying',
         );
       }

@@ -89,7 +89,7 @@ export class Manager {
         ...options,
         logger: this.log,
         metrics: this.metrics,
-      }) as unknown as Informer<KubeObject>;
+      });
       this.informers.set(key, informer);
       if (this.started) informer.start();
     }

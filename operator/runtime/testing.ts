@@ -82,7 +82,7 @@ export class RecordingFakeClient implements KubeClient {
     try {
       return Promise.resolve(structuredClone(this.serve(method, path, init.body)) as T);
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err);
     }
   }
 

@@ -117,7 +117,7 @@ async function ensureCertSecret(
     await deps.client.request('POST', base, { body: secret });
   }
   deps.recorder.event(
-    source as unknown as KubeObject,
+    source,
     'Normal',
     'CertificateIssued',
     `Issued the adapter certificate in Secret ${secret.metadata!.name} (${verdict.reason})`,
@@ -129,7 +129,7 @@ async function applyDeployment(
   deps: SampleSourceReconcilerDeps,
   action: NonNullable<ReturnType<typeof planReconcile>['deployment']>,
 ) {
-  const d = action.deployment as V1Deployment;
+  const d = action.deployment;
   const base = `/apis/apps/v1/namespaces/${d.metadata!.namespace}/deployments`;
   if (action.action === 'create') await deps.client.request('POST', base, { body: d });
   else if (action.action === 'update')

@@ -355,7 +355,7 @@ describe('sampleSourceReconciler (table)', () => {
       [DEPLOYMENT_PATH]: availableDeployment(),
     });
     const sources = new Cache<KubeObject>();
-    sources.upsert(sourceObject() as unknown as KubeObject); // never updated: the cache lags
+    sources.upsert(sourceObject()); // never updated: the cache lags
     const events: string[] = [];
     const caches = (items: object[]) => {
       const c = new Cache<KubeObject>();

@@ -86,7 +86,7 @@ export class AdapterSessions implements Runnable {
     // A reconcile still finishing after the lease was lost must not steer: another replica leads.
     if (!this.active) return;
     let byPod = this.sessions.get(sourceKey);
-    if (!byPod) this.sessions.set(sourceKey, (byPod = new Map()));
+    if (!byPod) this.sessions.set(sourceKey, (byPod = new Map<string, PodSession>()));
     const wanted = new Map(pods.map((p) => [p.name, p]));
     for (const [podName, session] of byPod) {
       const want = wanted.get(podName);
