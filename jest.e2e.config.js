@@ -7,7 +7,7 @@ import { common } from './jest.config.js';
 export default {
   ...common,
   displayName: 'e2e',
-  testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+  testMatch: ['<rootDir>/test/e2e/**/*.e2e.test.ts'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   maxWorkers: 1,

@@ -1,4 +1,4 @@
-// Test fixtures for the control protocol (used by control/*.test.ts and handy for adapter/operator
+// Test fixtures for the control protocol (used by control/*.unit.test.ts and handy for adapter/operator
 // tests): certificates for a server and a client, log capture, and polling helpers. Not for production.
 import * as grpc from '@grpc/grpc-js';
 import { ControlServer } from './server.js';
