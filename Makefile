@@ -50,7 +50,7 @@ e2e-kind: setup
 ## shellcheck: lints the project's shell scripts (installs Debian's shellcheck when missing).
 shellcheck:
 	command -v shellcheck >/dev/null || (apt-get update -qq && apt-get install -y -qq shellcheck)
-	shellcheck scripts/*.sh test/controlplane/*.sh .ci/run
+	shellcheck scripts/*.sh test/controlplane/*.sh test/node/*.sh .ci/run
 
 ## kubectl: prints the path of the kubectl built from the same Kubernetes version as the server.
 kubectl: setup

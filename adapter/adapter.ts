@@ -80,7 +80,7 @@ export async function startAdapter(
     const s = store.snapshot();
     metrics.intervalSeconds.set(s.intervalMs / 1000);
     metrics.paused.set(s.paused ? 1 : 0);
-    metrics.generation.set(s.generation);
+    metrics.generation.set(Number(s.generation)); // a gauge is a double: exact up to 2^53
   };
   updateGauges();
 

@@ -244,4 +244,21 @@ describe('adapter steered live over mTLS', () => {
     expect(adapter.store.snapshot().paused).toBe(false);
     await intruder.close();
   });
+
+  it('carries generations as int64, exact beyond 2^53 (Kubernetes generations), and refuses beyond int64', async () => {
+    const big = 2n ** 53n + 3n; // 9007199254740995: a double would round it to ...996
+    const applied = await steer.run(OP_APPLY_STATE, { generation: big, interval: '300ms', paused: false });
+    expect(applied).toMatchObject({ succeeded: true, detail: { generation: big } });
+    expect(adapter.store.snapshot().generation).toBe(big);
+    await steer.waitForState(
+      (s) => s.generation === big,
+      'the AdapterState notification with the big generation',
+    );
+    // One below is older, even though both round to the same double.
+    const older = await steer.run(OP_PAUSE, { generation: big - 1n });
+    expect(older).toMatchObject({ succeeded: false, reason: 'Superseded' });
+    await expect(steer.send(OP_PAUSE, { generation: 2n ** 63n })).rejects.toMatchObject({
+      code: 'InvalidArgument',
+    });
+  });
 });

@@ -14,13 +14,14 @@ import {
   SetIntervalPayloadSchema,
   parseInterval,
   type AdapterState,
+  type Generation,
 } from '../contract/commands.js';
 import { formatDuration } from '../contract/duration.js';
 import type { StateStore } from './state.js';
 
 /** The desired change a command asks for. */
 export interface ConfigChange {
-  generation: number;
+  generation: Generation;
   intervalMs?: number;
   paused?: boolean;
 }

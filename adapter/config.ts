@@ -43,9 +43,11 @@ export class ConfigError extends Error {
 // Kubernetes object names: DNS-1123 labels (namespaces) and subdomains (names).
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const port = z.coerce.number().int().min(0).max(65535);
+/** A TCP port from the environment (0 picks a free one). */
+export const port = z.coerce.number().int().min(0).max(65535);
 
-function durationString(what: string, minMs: number, maxMs: number) {
+/** A Go duration from the environment, checked against [minMs, maxMs]; yields milliseconds. */
+export function durationString(what: string, minMs: number, maxMs: number) {
   return z.string().transform((text, ctx) => {
     try {
       const ms = Math.round(parseDuration(text));

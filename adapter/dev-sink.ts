@@ -3,13 +3,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HTTP, type CloudEventV1 } from 'cloudevents';
+import { decodeCeHeaderValue, isCeAttributeHeader } from './ce-headers.js';
 
 /** One request the sink received. */
 export interface ReceivedEvent {
-  /** The parsed event, or undefined if the request was not a valid CloudEvent. */
+  /**
+   * The parsed event, or undefined if the request was not a valid CloudEvent. Header values are
+   * percent-decoded as the HTTP binding requires before the SDK reads them (the SDK does not).
+   */
   event: CloudEventV1<unknown> | undefined;
   /** Parse error for an invalid request. */
   error?: string;
+  /** Headers as they arrived (still percent-encoded). */
   headers: IncomingMessage['headers'];
   /** performance.now() at arrival. */
   arrivedAt: number;
@@ -56,8 +61,14 @@ export class DevSink {
     let event: CloudEventV1<unknown> | undefined;
     let error: string | undefined;
     try {
-      const parsed = HTTP.toEvent({ headers: req.headers, body });
-      event = Array.isArray(parsed) ? parsed[0] : parsed;
+      const decoded: Record<string, string> = {};
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (value === undefined) continue;
+        const text = Array.isArray(value) ? value.join(', ') : value;
+        decoded[name] = isCeAttributeHeader(name) ? decodeCeHeaderValue(text) : text;
+      }
+      const parsed = HTTP.toEvent({ headers: decoded, body });
+      event = (Array.isArray(parsed) ? parsed[0] : parsed);
     } catch (err) {
       error = (err as Error).message;
     }

@@ -13,14 +13,14 @@ import { Ticker } from './ticker.js';
 
 /** The JSON data of every heartbeat. */
 export interface HeartbeatData {
-  /** 1, 2, 3, … per adapter process; a gap at the sink means a dropped event. */
+  /** 1, 2, 3, … per adapter process (per source in a pool, continued across owners); a gap at the sink means a dropped event. */
   sequence: number;
   /** Interval in force, Go duration ("10s"). */
   interval: string;
   intervalMs: number;
   /** Upstream sample-source's field for the interval, kept for its consumers. */
   heartbeat: string;
-  /** The pod that sent it (sequences are per pod). */
+  /** The pod that sent it (sequences are per pod, or per source in a pool). */
   podName: string;
 }
 
@@ -37,6 +37,8 @@ export interface HeartbeatOptions {
   metrics?: AdapterMetrics;
   /** Concurrent sends allowed before ticks are dropped. Default 2. */
   maxInFlight?: number;
+  /** Sequence already used by a previous emitter of this source; the first event is this + 1. Default 0. */
+  firstSequence?: number;
 }
 
 /** Emits heartbeats at the store's interval while not paused. */
@@ -50,6 +52,7 @@ export class Heartbeat {
 
   constructor(private readonly options: HeartbeatOptions) {
     this.maxInFlight = options.maxInFlight ?? 2;
+    this.sequence = options.firstSequence ?? 0;
     this.ticker = new Ticker(options.store.snapshot().intervalMs, () => this.tick());
   }
 
@@ -65,6 +68,11 @@ export class Heartbeat {
     this.ticker.setInterval(intervalMs);
     if (paused) this.ticker.stop();
     else this.ticker.start();
+  }
+
+  /** Last sequence number used (sent, in flight or dropped); `firstSequence` before the first tick. */
+  get lastSequence(): number {
+    return this.sequence;
   }
 
   /** Number of sends in progress. */

@@ -1,7 +1,10 @@
-// Delivery of one CloudEvent to the sink: HTTP binary mode, bounded retries with exponential
-// backoff and full jitter, Retry-After honoured (capped), a per-attempt timeout so that a hung
-// sink cannot hold a send for ever, and an abort signal for shutdown.
+// Delivery of one CloudEvent to the sink: HTTP binary mode with the binding's percent-encoded
+// header values, bounded retries as Knative's dispatcher does them (404, 408, 409, 429, 5xx and
+// network errors; never another 4xx), exponential backoff with upward jitter whose delays never
+// fall below the base nor shrink, Retry-After honoured (capped), a per-attempt timeout so that a
+// hung sink cannot hold a send for ever, and an abort signal for shutdown.
 import { HTTP, type CloudEvent } from 'cloudevents';
+import { encodeCeHeaders } from './ce-headers.js';
 
 /** How a send is retried. */
 export interface RetryPolicy {
@@ -9,7 +12,7 @@ export interface RetryPolicy {
   retries: number;
   /** First backoff delay. Default 100 ms. */
   initialDelayMs: number;
-  /** Largest delay between attempts, Retry-After included. Default 5 s. */
+  /** Largest delay between attempts, Retry-After included (its cap). Default 5 s. */
   maxDelayMs: number;
   /** Per-attempt timeout. Default 5 s. */
   attemptTimeoutMs: number;
@@ -47,9 +50,12 @@ class AttemptError extends Error {
   }
 }
 
-/** True for statuses worth retrying: 429 and 5xx (RFC 9110 transient conditions). */
+/** Client errors Knative redelivers on (kncloudevents' retry check): 404, 408, 409, 429. */
+export const RETRYABLE_CLIENT_STATUSES: ReadonlySet<number> = new Set([404, 408, 409, 429]);
+
+/** True for statuses Knative redelivers on: 404, 408, 409, 429 and every 5xx. */
 export function isRetryableStatus(status: number): boolean {
-  return status === 429 || status >= 500;
+  return RETRYABLE_CLIENT_STATUSES.has(status) || (status >= 500 && status <= 599);
 }
 
 /** Parses a Retry-After header (delta-seconds or HTTP-date) into milliseconds from `now`; undefined if absent or bad. */
@@ -62,10 +68,51 @@ export function parseRetryAfter(header: string | null, now = Date.now()): number
   return Math.max(0, when - now);
 }
 
-/** Full-jitter exponential backoff: uniform in [0, min(max, initial·2^attempt)]. */
-export function backoffDelay(attempt: number, policy: RetryPolicy, random = Math.random): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** attempt);
-  return Math.round(random() * ceiling);
+/** Upward jitter of a backoff step: up to +50 % of the nominal delay. */
+export const BACKOFF_JITTER = 0.5;
+
+/**
+ * Delay before retry number `attempt + 1` (attempt 0 is the first failure): the nominal
+ * initial·2^attempt plus up to {@link BACKOFF_JITTER} of it, never below `previousMs` (the delay
+ * used before the last retry, so delays never shrink), and within [initial, max(initial, max)].
+ * Jitter is upward only (unlike full jitter) so that no delay falls below the base.
+ */
+export function backoffDelay(
+  attempt: number,
+  policy: Pick<RetryPolicy, 'initialDelayMs' | 'maxDelayMs'>,
+  previousMs = 0,
+  random: () => number = Math.random,
+): number {
+  const floor = policy.initialDelayMs;
+  const cap = Math.max(floor, policy.maxDelayMs);
+  const nominal = policy.initialDelayMs * 2 ** attempt;
+  const jittered = Math.round(nominal * (1 + BACKOFF_JITTER * random()));
+  return Math.min(cap, Math.max(floor, previousMs, jittered));
+}
+
+/**
+ * Delay before the next retry given the sink's Retry-After (if any): at least the backoff
+ * delay, at least Retry-After, never more than `maxDelayMs` (which caps Retry-After) unless the
+ * previous delay already was (delays never shrink).
+ */
+export function retryDelay(
+  attempt: number,
+  policy: Pick<RetryPolicy, 'initialDelayMs' | 'maxDelayMs'>,
+  previousMs: number,
+  retryAfterMs: number | undefined,
+  random: () => number = Math.random,
+): number {
+  const backoff = backoffDelay(attempt, policy, previousMs, random);
+  const cap = Math.max(policy.initialDelayMs, policy.maxDelayMs);
+  return retryAfterMs === undefined ? backoff : Math.max(backoff, Math.min(cap, retryAfterMs));
+}
+
+/** How a sender waits and draws jitter; tests pass virtual ones. */
+export interface SenderTiming {
+  /** Waits `ms`, rejecting when `signal` fires. Default: a real timer. */
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Uniform in [0, 1). Default Math.random. */
+  random: () => number;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -96,20 +143,24 @@ export class SinkSender {
     private readonly sink: URL,
     private readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     private readonly hooks: SendHooks = {},
+    private readonly timing: SenderTiming = { sleep, random: Math.random },
   ) {}
 
   /** Delivers one event, retrying transient failures; never throws. `signal` abandons it (shutdown). */
   async send(event: CloudEvent<unknown>, signal: AbortSignal): Promise<SendOutcome> {
     const message = HTTP.binary(event);
-    const headers: Record<string, string> = {};
+    const plain: Record<string, string> = {};
     for (const [key, value] of Object.entries(message.headers)) {
-      if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : String(value);
+      if (value !== undefined) plain[key] = Array.isArray(value) ? value.join(', ') : String(value);
     }
+    // Built once: every redelivery carries the very same attributes (id, source, …).
+    const headers = encodeCeHeaders(plain);
     const body =
       typeof message.body === 'string' || Buffer.isBuffer(message.body)
         ? message.body
         : JSON.stringify(message.body);
     const started = performance.now();
+    let previousDelay = 0;
     for (let attempt = 0; ; attempt++) {
       try {
         const status = await this.attempt(headers, body, signal);
@@ -130,13 +181,17 @@ export class SinkSender {
             aborted,
           };
         }
-        const delay = Math.min(
-          this.policy.maxDelayMs,
-          failure.retryAfterMs ?? backoffDelay(attempt, this.policy),
+        const delay = retryDelay(
+          attempt,
+          this.policy,
+          previousDelay,
+          failure.retryAfterMs,
+          this.timing.random,
         );
+        previousDelay = delay;
         this.hooks.onRetry?.(attempt + 1, delay, failure.message);
         try {
-          await sleep(delay, signal);
+          await this.timing.sleep(delay, signal);
         } catch {
           return {
             ok: false,

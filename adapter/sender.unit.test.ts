@@ -1,6 +1,27 @@
 import { CloudEvent } from 'cloudevents';
+import fc from 'fast-check';
 import { DevSink } from './dev-sink.js';
-import { SinkSender, backoffDelay, parseRetryAfter, type RetryPolicy } from './sender.js';
+import {
+  SinkSender,
+  backoffDelay,
+  parseRetryAfter,
+  retryDelay,
+  type RetryPolicy,
+  type SenderTiming,
+} from './sender.js';
+
+/** Virtual time: records every delay the sender asks for and lets it pass at once. */
+function virtualTiming(random: () => number = Math.random): SenderTiming & { delays: number[] } {
+  const delays: number[] = [];
+  return {
+    delays,
+    random,
+    sleep: (ms, signal) => {
+      delays.push(ms);
+      return signal.aborted ? Promise.reject(signal.reason as Error) : Promise.resolve();
+    },
+  };
+}
 
 const fast: RetryPolicy = { retries: 3, initialDelayMs: 20, maxDelayMs: 2_000, attemptTimeoutMs: 1_000 };
 const event = () =>
@@ -31,18 +52,85 @@ describe('SinkSender against a real HTTP sink', () => {
     });
   });
 
-  it('retries 503 and 429 with backoff and counts the retries', async () => {
-    sink.behaviour = (n) => (n === 0 ? { status: 503 } : n === 1 ? { status: 429 } : { status: 200 });
-    const retries: string[] = [];
-    const outcome = await new SinkSender(url, fast, {
-      onRetry: (_a, _d, reason) => retries.push(reason),
-    }).send(event(), never);
-    expect(outcome).toMatchObject({ ok: true, status: 200, attempts: 3 });
-    expect(retries).toEqual([expect.stringContaining('503'), expect.stringContaining('429')]);
-    expect(sink.requests.map((r) => r.event?.id)).toEqual(Array(3).fill(sink.requests[0]!.event!.id)); // same event, same id
+  it('carries space, quote, percent, non-ASCII and control characters intact (binding §3.1.3.2)', async () => {
+    const value = 'two words ü 100% "quoted"\ttab €😀';
+    const e = new CloudEvent({
+      type: 'dev.knative.sample',
+      source: '/apis/v1/namespaces/demo/samplesources/x%201',
+      subject: 'sujet à 50%',
+      data: { sequence: 1 },
+      team: value,
+    });
+    const outcome = await new SinkSender(url, fast).send(e, never);
+    expect(outcome).toMatchObject({ ok: true });
+    const got = sink.requests[0]!;
+    expect(got.headers['ce-team']).toBe(
+      'two%20words%20%C3%BC%20100%25%20%22quoted%22%09tab%20%E2%82%AC%F0%9F%98%80',
+    );
+    expect(got.headers['ce-source']).toBe('/apis/v1/namespaces/demo/samplesources/x%25201');
+    expect(got.event).toMatchObject({ team: value, source: e.source, subject: 'sujet à 50%', id: e.id });
   });
 
-  it('honours Retry-After', async () => {
+  it.each([404, 408, 409, 429, 500, 502, 503, 504, 507])(
+    'redelivers on %i with the same id and source, then succeeds',
+    async (status) => {
+      sink.behaviour = (n) => (n < 2 ? { status } : { status: 202 });
+      const retries: string[] = [];
+      const timing = virtualTiming();
+      const outcome = await new SinkSender(
+        url,
+        fast,
+        { onRetry: (_a, _d, reason) => retries.push(reason) },
+        timing,
+      ).send(event(), never);
+      expect(outcome).toMatchObject({ ok: true, status: 202, attempts: 3 });
+      expect(retries).toEqual([
+        expect.stringContaining(String(status)),
+        expect.stringContaining(String(status)),
+      ]);
+      const first = sink.requests[0]!;
+      for (const r of sink.requests) {
+        expect(r.event?.id).toBe(first.event!.id);
+        expect(r.event?.source).toBe('/test');
+        expect(r.headers['ce-id']).toBe(first.headers['ce-id']);
+        expect(r.headers['ce-source']).toBe(first.headers['ce-source']);
+      }
+      expect(timing.delays).toHaveLength(2);
+    },
+  );
+
+  it.each([400, 401, 403, 405, 406, 410, 411, 412, 413, 415, 422, 451])(
+    'never redelivers on %i',
+    async (status) => {
+      sink.behaviour = () => ({ status });
+      const timing = virtualTiming();
+      const outcome = await new SinkSender(url, fast, {}, timing).send(event(), never);
+      expect(outcome).toMatchObject({ ok: false, status, attempts: 1, retryable: false });
+      expect(sink.requests).toHaveLength(1);
+      expect(timing.delays).toEqual([]);
+    },
+  );
+
+  it('honours Retry-After (seconds and HTTP-date) within the cap, never below the backoff', async () => {
+    sink.behaviour = (n) =>
+      n === 0
+        ? { status: 429, headers: { 'retry-after': '1' } }
+        : n === 1
+          ? { status: 503, headers: { 'retry-after': new Date(Date.now() + 60_000).toUTCString() } }
+          : n === 2
+            ? { status: 503, headers: { 'retry-after': '0' } }
+            : { status: 202 };
+    const timing = virtualTiming(() => 0);
+    const outcome = await new SinkSender(url, { ...fast, initialDelayMs: 1 }, {}, timing).send(
+      event(),
+      never,
+    );
+    expect(outcome).toMatchObject({ ok: true, attempts: 4 });
+    // 1 s as asked; 60 s capped at maxDelayMs (2 s); "0" does not shrink the delay.
+    expect(timing.delays).toEqual([1_000, 2_000, 2_000]);
+  });
+
+  it('waits for real when no timing is injected (Retry-After: 1)', async () => {
     sink.behaviour = (n) => (n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 202 });
     const outcome = await new SinkSender(url, { ...fast, initialDelayMs: 1 }).send(event(), never);
     expect(outcome.ok).toBe(true);
@@ -50,16 +138,23 @@ describe('SinkSender against a real HTTP sink', () => {
     expect(gap).toBeGreaterThanOrEqual(950);
   });
 
-  it('does not retry 4xx other than 429', async () => {
-    sink.behaviour = () => ({ status: 400 });
-    const outcome = await new SinkSender(url, fast).send(event(), never);
-    expect(outcome).toMatchObject({ ok: false, status: 400, attempts: 1, retryable: false });
-    expect(sink.requests).toHaveLength(1);
+  it('backs off exponentially on virtual time: never below the base, never shrinking, capped', async () => {
+    sink.behaviour = () => ({ status: 503 });
+    const timing = virtualTiming(() => 0.5);
+    const policy: RetryPolicy = {
+      retries: 8,
+      initialDelayMs: 100,
+      maxDelayMs: 3_000,
+      attemptTimeoutMs: 1_000,
+    };
+    const outcome = await new SinkSender(url, policy, {}, timing).send(event(), never);
+    expect(outcome).toMatchObject({ ok: false, attempts: 9, status: 503 });
+    expect(timing.delays).toEqual([125, 250, 500, 1_000, 2_000, 3_000, 3_000, 3_000]);
   });
 
   it('gives up after the retry bound', async () => {
     sink.behaviour = () => ({ status: 500 });
-    const outcome = await new SinkSender(url, fast).send(event(), never);
+    const outcome = await new SinkSender(url, fast, {}, virtualTiming()).send(event(), never);
     expect(outcome).toMatchObject({ ok: false, status: 500, attempts: 4, retryable: true, aborted: false });
     expect(sink.requests).toHaveLength(4);
   });
@@ -103,9 +198,44 @@ describe('retry arithmetic', () => {
     expect(parseRetryAfter(null)).toBeUndefined();
   });
 
-  it('jitters within an exponentially growing, capped ceiling', () => {
-    const p: RetryPolicy = { retries: 9, initialDelayMs: 100, maxDelayMs: 1_000, attemptTimeoutMs: 1 };
-    expect([0, 1, 2, 3, 4].map((a) => backoffDelay(a, p, () => 1))).toEqual([100, 200, 400, 800, 1_000]);
-    expect(backoffDelay(3, p, () => 0)).toBe(0);
+  const policy = { initialDelayMs: 100, maxDelayMs: 1_000 };
+
+  it('grows exponentially with at most +50 % jitter, capped', () => {
+    expect([0, 1, 2, 3, 4].map((a) => backoffDelay(a, policy, 0, () => 0))).toEqual([
+      100, 200, 400, 800, 1_000,
+    ]);
+    expect([0, 1, 2, 3].map((a) => backoffDelay(a, policy, 0, () => 0.999))).toEqual([150, 300, 600, 1_000]);
+  });
+
+  it('never falls below the base, never shrinks, never exceeds the cap, whatever the jitter', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2_000 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.array(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), {
+          minLength: 1,
+          maxLength: 30,
+        }),
+        fc.array(fc.option(fc.integer({ min: 0, max: 120_000 })), { minLength: 30, maxLength: 30 }),
+        (initialDelayMs, maxDelayMs, draws, retryAfters) => {
+          const p = { initialDelayMs, maxDelayMs };
+          const cap = Math.max(initialDelayMs, maxDelayMs);
+          let previous = 0;
+          draws.forEach((draw, attempt) => {
+            const delay = retryDelay(attempt, p, previous, retryAfters[attempt] ?? undefined, () => draw);
+            expect(delay).toBeGreaterThanOrEqual(initialDelayMs);
+            expect(delay).toBeGreaterThanOrEqual(previous);
+            expect(delay).toBeLessThanOrEqual(cap);
+            previous = delay;
+          });
+        },
+      ),
+    );
+  });
+
+  it('takes Retry-After when longer than the backoff, capped', () => {
+    expect(retryDelay(0, policy, 0, 700, () => 0)).toBe(700);
+    expect(retryDelay(0, policy, 0, 50, () => 0)).toBe(100);
+    expect(retryDelay(0, policy, 0, 90_000, () => 0)).toBe(1_000);
   });
 });

@@ -1,7 +1,7 @@
 // The adapter's observable state: the configuration in force (interval, paused, generation)
 // and the delivery counters. One place owns it so the notification, metrics and logs agree.
 import { formatDuration } from '../contract/duration.js';
-import { type AdapterState } from '../contract/commands.js';
+import type { AdapterState, Generation } from '../contract/commands.js';
 
 /** What kind of change happened: config changes are published at once, counters rate-limited. */
 export type ChangeKind = 'config' | 'counters';
@@ -10,7 +10,7 @@ export type ChangeKind = 'config' | 'counters';
 export class StateStore {
   private intervalMs: number;
   private paused: boolean;
-  private generation = 0;
+  private generation: Generation = 0;
   private sent = 0;
   private dropped = 0;
   private retried = 0;
@@ -40,7 +40,7 @@ export class StateStore {
     };
   }
 
-  get appliedGeneration(): number {
+  get appliedGeneration(): Generation {
     return this.generation;
   }
 
@@ -51,7 +51,7 @@ export class StateStore {
   }
 
   /** Records an applied configuration; notifies only if something changed. */
-  applyConfig(change: { generation?: number; intervalMs?: number; paused?: boolean }): void {
+  applyConfig(change: { generation?: Generation; intervalMs?: number; paused?: boolean }): void {
     const before = [this.generation, this.intervalMs, this.paused];
     if (change.generation !== undefined) this.generation = change.generation;
     if (change.intervalMs !== undefined) this.intervalMs = change.intervalMs;

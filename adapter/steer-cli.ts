@@ -96,7 +96,7 @@ async function steer(
 ): Promise<void> {
   const steering = await connect();
   const generation =
-    values.generation !== undefined ? Number(values.generation) : steering.state!.generation + 1;
+    values.generation !== undefined ? Number(values.generation) : Number(steering.state!.generation) + 1;
   const body = { generation, ...payload(generation) };
   const short = opcode.replace('samplesource.v1.', '');
   try {

@@ -92,10 +92,13 @@ export class Steering {
       this.wake();
     });
     this.client.onNotification((n) => {
-      if (n.type !== NOTIFICATION_ADAPTER_STATE) return;
-      const parsed = AdapterStateSchema.safeParse(n.data);
-      if (parsed.success) this.states.push(parsed.data);
-      this.wake();
+      if (n.type === NOTIFICATION_ADAPTER_STATE) {
+        const parsed = AdapterStateSchema.safeParse(n.data);
+        if (parsed.success) this.states.push(parsed.data);
+      }
+      // Waiters are re-checked on every notification, so other notification types (a pool's
+      // PoolState, recorded by the test's own listener registered first) can be waited for too.
+      queueMicrotask(() => this.wake());
     });
     this.client.onStateChange(() => this.wake());
   }

@@ -28,3 +28,9 @@ export const DEFAULT_CONTROL_PORT = 9443;
 export const DEFAULT_HEALTH_PORT = 8080;
 /** Default directory of the mounted control certificates (ca.crt, tls.crt, tls.key). */
 export const DEFAULT_TLS_DIR = '/etc/samplesource/tls';
+
+/** Environment variables only a pool pod reads (besides the shared ones of {@link ENV}). */
+export const POOL_ENV = {
+  /** Log level of per-source heartbeat lines. Default "warn": 10,000 sources at info would flood the log. */
+  heartbeatLogLevel: 'POOL_HEARTBEAT_LOG_LEVEL',
+} as const;

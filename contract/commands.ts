@@ -54,8 +54,24 @@ export const IntervalSchema = z.string().superRefine((text, ctx) => {
   }
 });
 
-/** The SampleSource's metadata.generation the command was computed from (an integer ≥ 1). */
-export const GenerationSchema = z.number().int().min(1);
+/**
+ * A Kubernetes generation: int64 on the wire (an exact JSON integer, control/codec.ts). A safe integer decodes
+ * as a number, a larger one as a bigint, so `<` and `===` work across both; anything beyond int64 is refused.
+ */
+export type Generation = number | bigint;
+const INT64_MAX = 2n ** 63n - 1n;
+function int64Schema(min: number) {
+  return z.union([
+    z.number().int().min(min).max(Number.MAX_SAFE_INTEGER),
+    z.bigint().min(BigInt(min)).max(INT64_MAX, 'generation is beyond int64'),
+  ]);
+}
+
+/** A generation an adapter reports applied: an int64 ≥ 0 (0 while only its environment configured it). */
+export const AppliedGenerationSchema = int64Schema(0);
+
+/** The SampleSource's metadata.generation the command was computed from (an int64 ≥ 1). */
+export const GenerationSchema = int64Schema(1);
 
 /** Payload of Pause and Resume. */
 export const GenerationPayloadSchema = z.object({ generation: GenerationSchema });
@@ -80,7 +96,7 @@ export const AdapterStateSchema = z.object({
   intervalMs: z.number().int(),
   paused: z.boolean(),
   /** Last generation applied; 0 while only the environment has configured the adapter. */
-  generation: z.number().int().min(0),
+  generation: AppliedGenerationSchema,
   eventsSent: z.number().int().min(0),
   eventsDropped: z.number().int().min(0),
   eventsRetried: z.number().int().min(0),

@@ -11,7 +11,24 @@ export function adapterIdentity(namespace: string, name: string): string {
   return `${IDENTITY_PREFIX}/ns/${namespace}/samplesource/${name}`;
 }
 
+/**
+ * DNS name in the adapter server certificate of one SampleSource, besides its SAN URI:
+ * `<name>.<ns>.adapter.samplesource.knative.dev`. A client that resolves this name to the pod IPs verifies the
+ * server by standard host name checks, without overriding target names; our operator sends it as SNI.
+ */
+export function adapterServerName(namespace: string, name: string): string {
+  return `${name}.${namespace}.adapter.samplesource.knative.dev`;
+}
+
 /** The operator's identity (a function for symmetry with {@link adapterIdentity}). */
 export function operatorIdentity(): string {
   return OPERATOR_IDENTITY;
+}
+
+/** SAN URI of the shared adapter pool's pods (one identity for the whole pool). */
+export const POOL_IDENTITY = `${IDENTITY_PREFIX}/pool`;
+
+/** The pool's identity (a function for symmetry with {@link adapterIdentity}). */
+export function poolIdentity(): string {
+  return POOL_IDENTITY;
 }

@@ -2,7 +2,10 @@
 // gave up after ten tries, leaving a dead connection in its pool). The one backoff of the tree:
 // the control client, the operator runtime's informers and its per-key work queue retries use it.
 
-/** Backoff settings. Defaults: 100 ms initial, 10 s cap, x2 per attempt, 20 % jitter. */
+/**
+ * Backoff settings. Defaults: 100 ms initial, 1 s cap, x2 per attempt, 20 % jitter. The cap is short on purpose: a
+ * client must not sleep for seconds after a short outage (a restarted server is dialled within a second of listening).
+ */
 export interface BackoffOptions {
   initialMs?: number;
   maxMs?: number;
@@ -18,7 +21,7 @@ export function backoffDelay(
   random: () => number = Math.random,
 ): number {
   const initial = options.initialMs ?? 100;
-  const max = options.maxMs ?? 10_000;
+  const max = options.maxMs ?? 1_000;
   const multiplier = options.multiplier ?? 2;
   const jitter = Math.min(Math.max(options.jitter ?? 0.2, 0), 1);
   const base = Math.min(max, initial * Math.pow(multiplier, Math.min(attempt, 60)));

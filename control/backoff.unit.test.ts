@@ -9,6 +9,11 @@ describe('backoffDelay', () => {
     expect(backoffDelay(10_000, { initialMs: 100, maxMs: 5000 }, mid)).toBe(5000);
   });
 
+  it('caps at 1 s by default, so a short outage never costs seconds of sleep', () => {
+    expect(backoffDelay(50, {}, () => 0.999)).toBeLessThanOrEqual(1000);
+    expect(backoffDelay(3, {}, () => 0.5)).toBe(800);
+  });
+
   it('jitters within the configured fraction and stays under the cap', () => {
     for (let i = 0; i < 200; i++) {
       const d = backoffDelay(2, { initialMs: 100, jitter: 0.2, maxMs: 1000 });

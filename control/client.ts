@@ -8,18 +8,28 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { backoffDelay } from './backoff.js';
 import type { BackoffOptions } from './backoff.js';
-import { ProtocolMismatchError, errorMessage } from './errors.js';
+import { decodeNotification, decodeResult, encodePayload } from './codec.js';
+import type { CommandResult, Notification } from './codec.js';
+import { errorMessage } from './errors.js';
+import { helloFrame, readHello } from './handshake.js';
 import { keepaliveOptions } from './keepalive.js';
 import type { KeepaliveOptions } from './keepalive.js';
-import { Link } from './link.js';
+import { resolveLimits } from './limits.js';
+import type { Limits, ResolvedLimits } from './limits.js';
+import type { Link } from './link.js';
+import { linkForPeer } from './link.js';
 import { controlMetrics } from './metrics.js';
 import type { ControlMetrics } from './metrics.js';
-import { Session, resolveLimits } from './session.js';
-import type { InboundReliable, Limits, ReliableOutcome, ResolvedLimits, SessionStats } from './session.js';
-import { clientCredentials, describeCert, readTls } from './tls.js';
+import type { Refusal } from './refusals.js';
+import { refusals } from './refusals.js';
+import { Session } from './session.js';
+import type { InboundReliable, ReliableOutcome, SessionStats } from './session.js';
+import { IDENTITY_MISMATCH, sharedClientCredentials, describeCert, readTls } from './tls.js';
 import type { TlsSource } from './tls.js';
-import { CAPABILITIES, ControlGrpcClient, checkHello, helloFrame, parseFrame } from './wire.js';
+import { CAPABILITIES, ControlGrpcClient, isUndecodable } from './wire.js';
 import type { Envelope, Envelope__Output, NotificationValue } from './wire.js';
+
+export type { CommandResult, Notification } from './codec.js';
 
 /** Connection state of a client. */
 export type ClientState = 'connecting' | 'ready' | 'disconnected' | 'closed';
@@ -34,6 +44,8 @@ export interface ControlClientOptions {
   identity: string;
   /** SAN URI the server's certificate must carry. */
   expectedServerIdentity: string;
+  /** Name sent as TLS SNI (targets are IPs, which SNI may not carry). Default 'samplesource-control'. */
+  serverName?: string;
   /** Default: a silent pino logger. */
   logger?: Logger;
   /** prom-client registry for control_* metrics. Default none. */
@@ -69,25 +81,6 @@ export interface SendAndWaitOptions {
 /** What a successful send resolves to. */
 export interface Ack {
   commandId: string;
-}
-
-/** An async command's result as the control plane sees it. */
-export interface CommandResult {
-  commandId: string;
-  opcode: string;
-  succeeded: boolean;
-  reason?: string;
-  message?: string;
-  detail?: unknown;
-}
-
-/** A notification from the server (decoded from its CloudEvent). */
-export interface Notification {
-  type: string;
-  data: unknown;
-  time: Date;
-  id: string;
-  source: string;
 }
 
 // Statuses by which a server refuses a stream (as opposed to a transport failure).
@@ -168,7 +161,7 @@ export class ControlClient {
     const id = options.id ?? randomUUID();
     let bytes: Buffer;
     try {
-      bytes = Buffer.from(JSON.stringify(payload ?? null));
+      bytes = encodePayload(payload);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -207,6 +200,14 @@ export class ControlClient {
   /** Bounded counters of the session (outbox, in flight, dedup window...). */
   stats(): SessionStats {
     return this.session.stats();
+  }
+
+  /**
+   * Skips what is left of the current backoff and dials now, e.g. when the caller learns the server is back (a pod
+   * turned Ready). No effect while connected.
+   */
+  reconnectNow(): void {
+    this.wake?.();
   }
 
   /** Stops reconnecting, ends the stream and fails pending sends with ClosedError. */
@@ -269,14 +270,10 @@ export class ControlClient {
       let creds: grpc.ChannelCredentials;
       try {
         const material = readTls(this.options.tls);
-        creds = clientCredentials(material, this.options.expectedServerIdentity, (found) => {
-          this.metrics.refused.inc();
-          this.logger.error(
-            { expected: this.options.expectedServerIdentity, found },
-            'refused server: certificate lacks the expected identity',
-          );
-        });
-        this.logger.debug({ cert: describeCert(material.cert) }, 'dialling');
+        // One credential set (one secure context) per distinct material, shared by every client in the process.
+        creds = sharedClientCredentials(material, this.options.expectedServerIdentity);
+        if (this.logger.isLevelEnabled('debug'))
+          this.logger.debug({ cert: describeCert(material.cert) }, 'dialling');
       } catch (err) {
         this.lastError = `TLS material unusable: ${errorMessage(err)}`;
         this.logger.error({ err: errorMessage(err) }, 'cannot read TLS material');
@@ -291,7 +288,7 @@ export class ControlClient {
         'grpc.use_local_subchannel_pool': 1,
         // Targets are pod IPs, and TLS SNI must not be an IP (RFC 6066; Node warns DEP0123). The
         // name is only SNI: the server's identity is checked on its SAN URI (tls.ts).
-        'grpc.ssl_target_name_override': 'samplesource-control',
+        'grpc.ssl_target_name_override': this.options.serverName ?? 'samplesource-control',
         ...keepaliveOptions(this.options.keepalive, 'client'),
       });
       this.grpcClient = client;
@@ -318,51 +315,61 @@ export class ControlClient {
         if (this.grpcClient === client) this.grpcClient = null;
         resolve(ready);
       };
+      // We refuse the server: a client cannot send a status, so it cancels the call and says why in its log.
+      const refuseServer = (refusal: Refusal, log: Record<string, unknown> = {}): void => {
+        this.lastError = `refused server: ${refusal.toString()}`;
+        this.metrics.refused.inc();
+        this.logger.error({ ...log, code: grpc.status[refusal.code] }, `refused server: ${refusal.message}`);
+        finish(this.lastError);
+      };
       call.on('data', (envelope: Envelope__Output) => {
         if (finished) return;
-        if (ready) {
-          this.session.receive(envelope);
+        if (link) {
+          this.session.receive(envelope, link);
           return;
         }
-        const first = parseFrame(envelope.frames[0]);
-        if (!first.ok || first.frame.kind !== 'hello') {
-          this.lastError = 'server did not start with a valid hello';
-          this.metrics.refused.inc();
-          this.logger.error(
-            { reason: first.ok ? first.frame.kind : first.reason },
-            'refused server: first frame is not a hello',
-          );
-          finish(this.lastError);
+        if (isUndecodable(envelope)) {
+          refuseServer(refusals.undecodable(envelope.undecodable));
           return;
         }
-        const hello = first.frame.hello;
-        const mismatch = checkHello(
-          hello,
+        const read = readHello(
+          envelope.frames[0],
           this.options.capabilities ?? CAPABILITIES,
           this.options.requiredCapabilities ?? [],
         );
-        if (mismatch) {
-          this.lastError = new ProtocolMismatchError(mismatch).message;
-          this.metrics.refused.inc();
-          this.logger.error({ server: hello.identity }, `refused server: ${mismatch}`);
-          finish(this.lastError);
+        if (!read.ok) {
+          refuseServer(read.refusal);
           return;
         }
+        const { hello, peer } = read;
         clearTimeout(helloTimer);
         ready = true;
         this.lastError = '';
         this.watchChannel(client, () => finished, finish);
-        link = new Link(call, this.limits.maxMessageBytes - 256, Math.max(256, this.limits.maxOutbox * 4));
-        this.session.attach(link);
+        link = linkForPeer(
+          call,
+          this.limits,
+          { capabilities: hello.capabilities, maxMessageBytes: peer.maxMessageBytes },
+          (refusal) => refuseServer(refusal),
+        );
+        this.session.attach(link, peer);
         this.logger.info({ server: hello.identity, resumed: hello.resumed }, 'stream ready');
         this.setState('ready');
         const rest = envelope.frames.slice(1);
-        if (rest.length > 0) this.session.receive({ frames: rest });
+        if (rest.length > 0 || envelope.acksReceived !== '0')
+          this.session.receive({ frames: rest, acksReceived: envelope.acksReceived }, link);
       });
       call.on('error', (err: grpc.ServiceError) => {
+        if (finished) return;
         // The server's refusal text (identity, version, capability) arrives here as the status details.
         this.lastError = `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`;
-        if (REFUSALS.has(err.code))
+        if ((err.details || err.message).includes(IDENTITY_MISMATCH)) {
+          this.metrics.refused.inc();
+          this.logger.error(
+            { expected: this.options.expectedServerIdentity, detail: err.details },
+            'refused server: certificate lacks the expected identity',
+          );
+        } else if (REFUSALS.has(err.code))
           this.logger.error({ code: grpc.status[err.code] }, `refused by server: ${err.details}`);
         finish(this.lastError);
       });
@@ -376,6 +383,7 @@ export class ControlClient {
             identity: this.options.identity,
             sessionId: this.sessionId,
             resumed: false,
+            limits: this.limits,
           }),
         ],
       });
@@ -403,44 +411,23 @@ export class ControlClient {
   private onReliable(frame: InboundReliable): ReliableOutcome {
     if (frame.kind !== 'result')
       return { code: 'Unimplemented', message: 'a client accepts async results only' };
-    const r = frame.result;
-    let detail: unknown;
-    if (r.detail.length > 0) {
-      try {
-        detail = JSON.parse(
-          Buffer.from(r.detail.buffer, r.detail.byteOffset, r.detail.length).toString('utf8'),
-        );
-      } catch (err) {
-        return { code: 'InvalidArgument', message: `result detail is not JSON: ${errorMessage(err)}` };
-      }
-    }
-    const result: CommandResult = { commandId: r.commandId, opcode: r.opcode, succeeded: r.succeeded };
-    if (r.reason) result.reason = r.reason;
-    if (r.message) result.message = r.message;
-    if (detail !== undefined) result.detail = detail;
+    const decoded = decodeResult(frame.result);
+    if (!decoded.ok) return { code: 'InvalidArgument', message: decoded.error };
     for (const cb of this.resultCallbacks) {
       try {
-        cb(result);
+        cb(decoded.result);
       } catch (err) {
-        this.logger.error({ err: errorMessage(err), commandId: r.commandId }, 'result callback threw');
+        this.logger.error(
+          { err: errorMessage(err), commandId: decoded.result.commandId },
+          'result callback threw',
+        );
       }
     }
     return null;
   }
 
   private onNotificationFrame(n: NotificationValue): void {
-    const e = n.event;
-    let data: unknown = null;
-    if (e.textData !== undefined) {
-      try {
-        data = JSON.parse(e.textData);
-      } catch {
-        data = e.textData;
-      }
-    }
-    const ts = e.attributes['time']?.ceTimestamp;
-    const time = ts ? new Date(Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6)) : new Date();
-    const notification: Notification = { type: e.type, data, time, id: e.id, source: e.source };
+    const notification = decodeNotification(n);
     for (const cb of this.notificationCallbacks) {
       try {
         cb(notification);

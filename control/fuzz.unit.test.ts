@@ -104,15 +104,22 @@ it('answers every well-identified command in a stream of random frames, and runs
       });
       const status = callStatus(call);
       call.write(encodeEnvelope({ frames: [hello(`prop-${Math.random()}`), ...frames] }));
+      // A second hello, or a command or result without an id (nobody could ack it), ends the stream with
+      // INVALID_ARGUMENT (docs/control-protocol.md, refusals): every command before it is answered.
+      const refusing = frames.findIndex(
+        (f) => f.hello || (f.command && !f.command.id) || (f.result && !f.result.id),
+      );
+      const answered = refusing < 0 ? frames : frames.slice(0, refusing);
       const ids = new Set(
-        frames.flatMap((f) => (f.command?.id && f.command.id.length <= 256 ? [f.command.id] : [])),
+        answered.flatMap((f) => (f.command?.id && f.command.id.length <= 256 ? [f.command.id] : [])),
       );
       const until = Date.now() + 3000;
       while ([...ids].some((id) => !acked.has(id)) && Date.now() < until)
         await new Promise((r) => setTimeout(r, 5));
       call.end();
-      await status;
+      const ended = await status;
       for (const id of ids) expect(acked.has(id)).toBe(true);
+      if (refusing >= 0) expect(ended.code).toBe(grpc.status.INVALID_ARGUMENT);
       // Every handler run got a payload that satisfied the schema.
       for (const r of runs) expect(z.object({ n: z.number().int().min(0) }).safeParse(r).success).toBe(true);
     }),

@@ -9,18 +9,16 @@ export type {
   AsyncCommandHandler,
 } from './server.js';
 export { ControlClient, newCommandId } from './client.js';
-export type {
-  ControlClientOptions,
-  ClientState,
-  SendAndWaitOptions,
-  Ack,
-  CommandResult,
-  Notification,
-} from './client.js';
+export type { ControlClientOptions, ClientState, SendAndWaitOptions, Ack } from './client.js';
+export type { CommandResult, Notification } from './codec.js';
+export { parseJsonExact, stringifyJsonExact, INT64_MAX, INT64_MIN } from './codec.js';
+export { Refusal, refusals } from './refusals.js';
+export { DEFAULT_LIMITS } from './limits.js';
 export { NotificationStore } from './notification-store.js';
 export type { CommandStatus, NotificationStoreOptions, ResultLike } from './notification-store.js';
 export type { AsyncResultNotifier, AsyncOutcome } from './async-command.js';
-export type { Limits, SessionStats } from './session.js';
+export type { SessionStats } from './session.js';
+export type { Limits } from './limits.js';
 export type { BackoffOptions } from './backoff.js';
 export { backoffDelay } from './backoff.js';
 export type { KeepaliveOptions } from './keepalive.js';
@@ -40,6 +38,7 @@ export {
   createCertificateAuthority,
   loadCertificateAuthority,
   sanUris,
+  sanDnsNames,
   parseSubjectAltNameUris,
   notAfter,
 } from './pki.js';

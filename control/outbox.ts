@@ -28,9 +28,15 @@ export class Outbox {
   private inFlightCount = 0;
 
   constructor(
-    readonly maxEntries = 1024,
-    readonly maxInFlight = 256,
+    private maxEntries = 1024,
+    private maxInFlight = 256,
   ) {}
+
+  /** Applies the limits agreed with the peer of a new stream (entries already queued stay). */
+  setLimits(maxEntries: number, maxInFlight: number): void {
+    this.maxEntries = maxEntries;
+    this.maxInFlight = maxInFlight;
+  }
 
   get size(): number {
     return this.entries.size;

@@ -165,6 +165,14 @@ export function parseSubjectAltNameUris(subjectAltName: string): string[] {
     .map((entry) => entry.slice(4));
 }
 
+/** The SAN DNS names of a PEM certificate. */
+export function sanDnsNames(certPem: string | Buffer): string[] {
+  return (new NodeX509Certificate(certPem).subjectAltName ?? '')
+    .split(/,\s*/)
+    .filter((entry) => entry.startsWith('DNS:'))
+    .map((entry) => entry.slice(4));
+}
+
 /** Expiry of a PEM certificate. */
 export function notAfter(certPem: string | Buffer): Date {
   return new Date(new NodeX509Certificate(certPem).validTo);

@@ -1,26 +1,42 @@
 // The data-plane end (adapter pod): serves the Control call to any number of authorized clients,
-// keeps one session per client session id (so a reconnecting client resumes), runs handlers in
-// order per session, and sends async results and notifications back.
-import { randomUUID } from 'node:crypto';
+// keeps one session per client session id (session-table.ts, so a reconnecting client resumes),
+// routes commands to handlers in order per session (router.ts), and sends async results and
+// notifications back. This file is the gRPC wiring and the life of one stream.
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { AsyncWorkQueue } from './async-command.js';
-import type { AsyncOutcome, AsyncResultNotifier } from './async-command.js';
-import { CommandRejectedError, MessageTooLargeError, errorMessage } from './errors.js';
-import { Link } from './link.js';
-import { controlMetrics } from './metrics.js';
-import type { ControlMetrics } from './metrics.js';
-import { Session, resolveLimits } from './session.js';
-import type { InboundReliable, Limits, ReliableOutcome, ResolvedLimits, SessionStats } from './session.js';
-import { ReloadableServerCredentials, callerIdentities, hookServerTls } from './tls.js';
-import type { TlsSource } from './tls.js';
-import { CAPABILITIES, checkHello, controlService, frameSize, helloFrame, parseFrame } from './wire.js';
-import type { AckErrorValue, Envelope, Envelope__Output, Frame } from './wire.js';
+import type { AsyncOutcome } from './async-command.js';
+import { notificationFrame, resultFrame } from './codec.js';
+import { MessageTooLargeError, errorMessage } from './errors.js';
+import { helloFrame, readHello } from './handshake.js';
 import { keepaliveOptions } from './keepalive.js';
 import type { KeepaliveOptions } from './keepalive.js';
+import { resolveLimits } from './limits.js';
+import type { Limits, ResolvedLimits } from './limits.js';
+import type { Link } from './link.js';
+import { linkForPeer } from './link.js';
+import { controlMetrics } from './metrics.js';
+import type { ControlMetrics } from './metrics.js';
+import type { Refusal } from './refusals.js';
+import { refusals } from './refusals.js';
+import { CommandRouter } from './router.js';
+import type {
+  AsyncCommandContext as RoutedAsyncContext,
+  AsyncCommandHandler as RoutedAsyncHandler,
+  CommandContext as RoutedContext,
+  CommandHandler as RoutedHandler,
+} from './router.js';
+import { Session } from './session.js';
+import type { ReliableOutcome, SessionStats } from './session.js';
+import { SessionTable } from './session-table.js';
+import type { TableEntry } from './session-table.js';
+import { ReloadableServerCredentials, callerIdentities, hookServerTls } from './tls.js';
+import type { TlsSource } from './tls.js';
+import { CAPABILITIES, controlService, frameSize, isUndecodable } from './wire.js';
+import type { Envelope, Envelope__Output, Frame } from './wire.js';
 
 /** Options of a ControlServer. */
 export interface ControlServerOptions {
@@ -67,38 +83,41 @@ export interface SessionInfo {
 }
 
 /** Context of a command handler. */
-export interface CommandContext {
-  commandId: string;
-  opcode: string;
-  session: SessionInfo;
-  logger: Logger;
-}
-
+export type CommandContext = RoutedContext<SessionInfo>;
 /** Context of an async command handler: report the outcome with notifySuccess / notifyFailure. */
-export type AsyncCommandContext = CommandContext & AsyncResultNotifier;
-
+export type AsyncCommandContext = RoutedAsyncContext<SessionInfo>;
 /** Plain handler: resolve = ack, throw = error ack (CommandRejectedError keeps its code, else 'HandlerError'). */
-export type CommandHandler<T> = (payload: T, ctx: CommandContext) => Promise<void> | void;
+export type CommandHandler<T> = RoutedHandler<T, SessionInfo>;
 /** Async handler: acked before it runs; reports through ctx. Returning without reporting = success; a throw = failure. */
-export type AsyncCommandHandler<T> = (payload: T, ctx: AsyncCommandContext) => Promise<void> | void;
-
-interface Registered {
-  schema: z.ZodType;
-  handler: CommandHandler<unknown> | AsyncCommandHandler<unknown>;
-  async: boolean;
-}
-
-interface ServerSession {
-  session: Session;
-  identities: string[];
-  info: SessionInfo;
-  call: grpc.ServerDuplexStream<Envelope__Output, Envelope> | null;
-  link: Link | null;
-  detachedAt: number;
-  work: AsyncWorkQueue;
-}
+export type AsyncCommandHandler<T> = RoutedAsyncHandler<T, SessionInfo>;
 
 type Call = grpc.ServerDuplexStream<Envelope__Output, Envelope>;
+
+/** One client session: the reliable machinery plus the stream now carrying it. */
+class ServerSession implements TableEntry {
+  call: Call | null = null;
+  link: Link | null = null;
+  detachedAt = 0;
+  readonly work: AsyncWorkQueue;
+
+  constructor(
+    readonly session: Session,
+    readonly identities: string[],
+    readonly info: SessionInfo,
+    workLimit: number,
+  ) {
+    this.work = new AsyncWorkQueue(workLimit);
+  }
+
+  get attached(): boolean {
+    return this.link !== null;
+  }
+
+  close(why: string): void {
+    this.session.close(`session ${why}`);
+    this.session.logger.info({ why }, 'session forgotten');
+  }
+}
 
 /** gRPC server for the control protocol. */
 export class ControlServer {
@@ -106,8 +125,8 @@ export class ControlServer {
   private readonly logger: Logger;
   private readonly metrics: ControlMetrics;
   private readonly limits: ResolvedLimits;
-  private readonly handlers = new Map<string, Registered>();
-  private readonly sessions = new Map<string, ServerSession>();
+  private readonly router = new CommandRouter<SessionInfo>();
+  private readonly sessions: SessionTable<ServerSession>;
   private readonly openCallbacks: Array<(info: SessionInfo) => void> = [];
   private readonly creds: ReloadableServerCredentials;
   private readonly capabilities: string[];
@@ -125,6 +144,7 @@ export class ControlServer {
     this.limits = resolveLimits(options.limits);
     this.capabilities = options.capabilities ?? [...CAPABILITIES];
     this.required = options.requiredCapabilities ?? [];
+    this.sessions = new SessionTable(options.maxSessions ?? 1024, options.sessionTtlMs ?? 300_000);
     this.creds = new ReloadableServerCredentials(options.tls, this.logger);
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxMessageBytes,
@@ -136,7 +156,7 @@ export class ControlServer {
 
   /** Registers a plain command handler for `opcode`; its payload is parsed with `schema` first. */
   handle<S extends z.ZodType>(opcode: string, schema: S, handler: CommandHandler<z.output<S>>): this {
-    this.handlers.set(opcode, { schema, handler: handler as CommandHandler<unknown>, async: false });
+    this.router.handle(opcode, schema, handler as CommandHandler<unknown>);
     return this;
   }
 
@@ -146,7 +166,7 @@ export class ControlServer {
     schema: S,
     handler: AsyncCommandHandler<z.output<S>>,
   ): this {
-    this.handlers.set(opcode, { schema, handler: handler as AsyncCommandHandler<unknown>, async: true });
+    this.router.handleAsync(opcode, schema, handler as AsyncCommandHandler<unknown>);
     return this;
   }
 
@@ -158,7 +178,7 @@ export class ControlServer {
 
   /** Best-effort notification (CloudEvent) to every open stream; returns how many streams it was queued on. */
   publish(type: string, data: unknown): number {
-    const frame = this.notificationFrame(type, data);
+    const frame = this.notification(type, data);
     let n = 0;
     for (const ss of this.sessions.values()) if (ss.link && ss.session.sendBestEffort(frame)) n++;
     return n;
@@ -176,8 +196,7 @@ export class ControlServer {
         'grpc-js internals changed: TLS refusals are not logged here, and certificates reload by polling only',
       );
     }
-    const ttl = this.options.sessionTtlMs ?? 300_000;
-    this.sweeper = setInterval(() => this.sweep(ttl), Math.min(ttl, 30_000));
+    this.sweeper = setInterval(() => this.sessions.sweep(), Math.min(this.sessions.ttlMs, 30_000));
     this.sweeper.unref();
     this.reloader = setInterval(() => this.creds.refresh(), this.options.tlsReloadIntervalMs ?? 5_000);
     this.reloader.unref();
@@ -192,9 +211,9 @@ export class ControlServer {
 
   /** Sessions and their bounded counters, for tests and debugging. */
   stats(): Array<{ sessionId: string; attached: boolean; work: number } & SessionStats> {
-    return [...this.sessions.entries()].map(([sessionId, ss]) => ({
+    return this.sessions.entriesList().map(([sessionId, ss]) => ({
       sessionId,
-      attached: ss.link !== null,
+      attached: ss.attached,
       work: ss.work.size,
       ...ss.session.stats(),
     }));
@@ -215,8 +234,7 @@ export class ControlServer {
         resolve();
       });
     });
-    for (const ss of this.sessions.values()) ss.session.close('server closed');
-    this.sessions.clear();
+    this.sessions.clear('server closed');
     this.logger.info('control server closed');
   }
 
@@ -226,31 +244,29 @@ export class ControlServer {
     return uris.some((u) => allowed.includes(u));
   }
 
-  private refuse(call: Call, code: grpc.status, details: string, log: Record<string, unknown>): void {
+  private refuse(call: Call, refusal: Refusal, log: Record<string, unknown>): void {
     this.metrics.refused.inc();
-    this.logger.warn({ ...log, peer: call.getPeer(), code: grpc.status[code] }, `refused stream: ${details}`);
-    call.emit('error', { code, details });
+    this.logger.warn(
+      { ...log, peer: call.getPeer(), code: refusalCodeName(refusal) },
+      `refused stream: ${refusal.message}`,
+    );
+    call.emit('error', { code: refusal.code, details: refusal.message });
   }
 
   private onCall(call: Call): void {
     const identities = callerIdentities(call);
     if (identities.length === 0 || !this.authorize(identities)) {
-      this.refuse(
-        call,
-        grpc.status.PERMISSION_DENIED,
-        `client identity [${identities.join(', ')}] is not allowed`,
-        {
-          identities,
-        },
-      );
+      this.refuse(call, refusals.identityNotAllowed(identities), { identities });
       return;
     }
     let ss: ServerSession | undefined;
     let link: Link | undefined;
     let done = false;
+    const helloTimeoutMs = this.options.helloTimeoutMs ?? 10_000;
     const helloTimer = setTimeout(() => {
-      this.refuse(call, grpc.status.DEADLINE_EXCEEDED, 'no hello received in time', { identities });
-    }, this.options.helloTimeoutMs ?? 10_000);
+      done = true;
+      this.refuse(call, refusals.noHelloInTime(helloTimeoutMs), { identities });
+    }, helloTimeoutMs);
     const cleanup = (why: string): void => {
       if (done) return;
       done = true;
@@ -265,20 +281,25 @@ export class ControlServer {
         ss.session.logger.info({ why }, 'stream closed; session kept for resumption');
       }
     };
+    const fail = (refusal: Refusal, log: Record<string, unknown> = {}): void => {
+      if (done) return;
+      cleanup(`refused: ${refusal.message}`);
+      this.refuse(call, refusal, { identities, ...log });
+    };
     call.on('data', (envelope: Envelope__Output) => {
       if (done) return;
-      if (ss) {
-        // Data still buffered from a stream that a reconnect has replaced: the resend covers it.
-        if (ss.link === link) ss.session.receive(envelope);
+      if (ss && link) {
+        ss.session.receive(envelope, link);
         return;
       }
-      const opened = this.openStream(call, identities, envelope);
+      const opened = this.openStream(call, identities, envelope, fail);
       if (!opened) return;
       clearTimeout(helloTimer);
       ss = opened.ss;
       link = opened.link;
       const rest = envelope.frames.slice(1);
-      if (rest.length > 0) ss.session.receive({ frames: rest });
+      if (rest.length > 0 || envelope.acksReceived !== '0')
+        ss.session.receive({ frames: rest, acksReceived: envelope.acksReceived }, link);
     });
     call.on('error', (err: Error) => cleanup(`error: ${err.message}`));
     call.on('cancelled', () => cleanup('cancelled by client'));
@@ -293,44 +314,39 @@ export class ControlServer {
     call: Call,
     identities: string[],
     envelope: Envelope__Output,
+    fail: (refusal: Refusal, log?: Record<string, unknown>) => void,
   ): { ss: ServerSession; link: Link } | null {
-    const first = parseFrame(envelope.frames[0]);
-    if (!first.ok || first.frame.kind !== 'hello') {
-      this.refuse(call, grpc.status.INVALID_ARGUMENT, 'the first frame must be a valid hello', {
-        reason: first.ok ? first.frame.kind : first.reason,
-      });
+    if (isUndecodable(envelope)) {
+      fail(refusals.undecodable(envelope.undecodable));
       return null;
     }
-    const hello = first.frame.hello;
-    const mismatch = checkHello(hello, this.capabilities, this.required);
-    if (mismatch) {
-      this.refuse(call, grpc.status.FAILED_PRECONDITION, mismatch, { session: hello.sessionId, identities });
+    const read = readHello(envelope.frames[0], this.capabilities, this.required);
+    if (!read.ok) {
+      fail(read.refusal);
       return null;
     }
-    let ss = this.sessions.get(hello.sessionId);
-    const resumed = ss !== undefined;
-    if (ss && !ss.identities.some((i) => identities.includes(i))) {
-      // A session id is only resumable by the identity that opened it.
-      this.refuse(call, grpc.status.PERMISSION_DENIED, 'session belongs to another identity', {
-        session: hello.sessionId,
-        identities,
-      });
+    const { hello, peer } = read;
+    const opened = this.sessions.open(hello.sessionId, identities, () =>
+      this.newSession(hello.sessionId, identities, call.getPeer()),
+    );
+    if (!opened.ok) {
+      fail(opened.refusal, { session: hello.sessionId });
       return null;
     }
-    if (!ss) {
-      if (!this.makeRoom()) {
-        this.refuse(call, grpc.status.RESOURCE_EXHAUSTED, 'too many sessions', { identities });
-        return null;
-      }
-      ss = this.newSession(hello.sessionId, identities, call.getPeer());
-    } else {
+    const { entry: ss, resumed } = opened;
+    if (resumed) {
       this.metrics.reconnects.inc();
       // A client that reconnects before we noticed its old stream died: the new stream wins.
       if (ss.call && ss.call !== call) ss.call.end();
     }
     ss.info.resumed = resumed;
     ss.info.peer = call.getPeer();
-    const link = new Link(call, this.limits.maxMessageBytes - 256, Math.max(256, this.limits.maxOutbox * 4));
+    const link = linkForPeer(
+      call,
+      this.limits,
+      { capabilities: hello.capabilities, maxMessageBytes: peer.maxMessageBytes },
+      (refusal) => fail(refusal, { session: hello.sessionId }),
+    );
     link.push(
       helloFrame({
         capabilities: this.capabilities,
@@ -338,11 +354,12 @@ export class ControlServer {
         identity: this.options.identity,
         sessionId: hello.sessionId,
         resumed,
+        limits: this.limits,
       }),
     );
     ss.call = call;
     ss.link = link;
-    ss.session.attach(link);
+    ss.session.attach(link, peer);
     ss.session.logger.info(
       { client: hello.identity, identities, resumed, peer: ss.info.peer },
       'stream open',
@@ -359,13 +376,21 @@ export class ControlServer {
 
   private newSession(sessionId: string, identities: string[], peer: string): ServerSession {
     const logger = this.logger.child({ session: sessionId });
-    const holder = {} as ServerSession;
-    const session = new Session({
+    const session: Session = new Session({
       id: sessionId,
       limits: this.limits,
       logger,
       metrics: this.metrics,
-      onReliable: (frame) => this.onReliable(holder, frame),
+      onReliable: (frame): ReliableOutcome =>
+        this.router.route(
+          {
+            info: holder.info,
+            logger,
+            work: holder.work,
+            deliver: (commandId, opcode, outcome) => this.deliverResult(holder, commandId, opcode, outcome),
+          },
+          frame,
+        ),
     });
     const info: SessionInfo = {
       sessionId,
@@ -373,57 +398,11 @@ export class ControlServer {
       identities,
       resumed: false,
       peer,
-      notify: (type, data) => session.sendBestEffort(this.notificationFrame(type, data)),
+      notify: (type, data) => session.sendBestEffort(this.notification(type, data)),
     };
-    Object.assign(holder, {
-      session,
-      identities,
-      info,
-      call: null,
-      link: null,
-      detachedAt: 0,
-      work: new AsyncWorkQueue(this.limits.maxOutbox),
-    } satisfies ServerSession);
-    this.sessions.set(sessionId, holder);
+    // The router's closure above runs only once commands arrive, after this line.
+    const holder: ServerSession = new ServerSession(session, identities, info, this.limits.maxOutbox);
     return holder;
-  }
-
-  private onReliable(ss: ServerSession, frame: InboundReliable): ReliableOutcome {
-    if (frame.kind !== 'command') return { code: 'Unimplemented', message: 'a server accepts commands only' };
-    const { id, opcode, payload } = frame.command;
-    const registered = this.handlers.get(opcode);
-    if (!registered) return { code: 'Unimplemented', message: `unknown opcode "${opcode}"` };
-    let json: unknown;
-    try {
-      json =
-        payload.length === 0
-          ? null
-          : JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8'));
-    } catch (err) {
-      return { code: 'InvalidArgument', message: `payload is not JSON: ${errorMessage(err)}` };
-    }
-    const parsed = registered.schema.safeParse(json);
-    if (!parsed.success) return { code: 'InvalidArgument', message: z.prettifyError(parsed.error) };
-    const ctx: CommandContext = { commandId: id, opcode, session: ss.info, logger: ss.session.logger };
-    if (!registered.async) {
-      try {
-        const r = (registered.handler as CommandHandler<unknown>)(parsed.data, ctx);
-        return r instanceof Promise ? r.then(() => null, toAckError) : null;
-      } catch (err) {
-        return toAckError(err);
-      }
-    }
-    const start = (): null => {
-      ss.work.enqueue(
-        (notifier) =>
-          (registered.handler as AsyncCommandHandler<unknown>)(parsed.data, { ...ctx, ...notifier }),
-        (outcome) => this.deliverResult(ss, id, opcode, outcome),
-        ss.session.logger,
-      );
-      return null;
-    };
-    const room = ss.work.room();
-    return room === null ? start() : room.then(start);
   }
 
   private deliverResult(
@@ -432,76 +411,20 @@ export class ControlServer {
     opcode: string,
     outcome: AsyncOutcome,
   ): Promise<void> {
-    const id = `${commandId}#result`;
-    const detail =
-      outcome.detail === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(outcome.detail));
-    const frame: Frame = {
-      result: {
-        id,
-        commandId,
-        opcode,
-        succeeded: outcome.succeeded,
-        reason: outcome.reason,
-        message: outcome.message,
-        detail,
-      },
-    };
+    const { id, frame } = resultFrame(commandId, opcode, outcome);
     // No timeout: results are kept until acked or the session expires.
     return ss.session.sendReliable(id, frame, { timeoutMs: 0, onFull: 'wait' });
   }
 
-  private notificationFrame(type: string, data: unknown): Frame {
-    const now = Date.now();
-    const frame: Frame = {
-      notification: {
-        event: {
-          id: randomUUID(),
-          source: this.options.identity,
-          specVersion: '1.0',
-          type,
-          attributes: {
-            time: {
-              ceTimestamp: { seconds: String(Math.floor(now / 1000)), nanos: (now % 1000) * 1_000_000 },
-            },
-            datacontenttype: { ceString: 'application/json' },
-          },
-          textData: JSON.stringify(data ?? null),
-        },
-      },
-    };
+  private notification(type: string, data: unknown): Frame {
+    const frame = notificationFrame(this.options.identity, type, data);
     const size = frameSize(frame);
     if (size > this.limits.maxMessageBytes - 512)
       throw new MessageTooLargeError(size, this.limits.maxMessageBytes - 512);
     return frame;
   }
-
-  private makeRoom(): boolean {
-    const max = this.options.maxSessions ?? 1024;
-    if (this.sessions.size < max) return true;
-    let oldest: [string, ServerSession] | undefined;
-    for (const entry of this.sessions) {
-      if (entry[1].link) continue;
-      if (!oldest || entry[1].detachedAt < oldest[1].detachedAt) oldest = entry;
-    }
-    if (!oldest) return false;
-    this.expire(oldest[0], oldest[1], 'evicted to make room');
-    return true;
-  }
-
-  private sweep(ttlMs: number): void {
-    const cutoff = Date.now() - ttlMs;
-    for (const [id, ss] of this.sessions)
-      if (!ss.link && ss.detachedAt < cutoff) this.expire(id, ss, 'expired');
-  }
-
-  private expire(id: string, ss: ServerSession, why: string): void {
-    this.sessions.delete(id);
-    ss.session.close(`session ${why}`);
-    ss.session.logger.info({ why }, 'session forgotten');
-  }
 }
 
-function toAckError(err: unknown): AckErrorValue {
-  if (err instanceof CommandRejectedError) return { code: err.code, message: err.message };
-  return { code: 'HandlerError', message: errorMessage(err) };
+function refusalCodeName(refusal: Refusal): string {
+  return grpc.status[refusal.code];
 }

@@ -13,7 +13,10 @@ import {
   TimeoutError,
   errorMessage,
 } from './errors.js';
+import type { PeerLimits } from './handshake.js';
+import type { ResolvedLimits } from './limits.js';
 import type { Link } from './link.js';
+import { refusals } from './refusals.js';
 import type { ControlMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
 import type { OutboxEntry } from './outbox.js';
@@ -25,39 +28,10 @@ import type {
   NotificationValue,
   ResultValue,
 } from './wire.js';
-import { frameSize, parseFrame } from './wire.js';
+import { frameSize, isUndecodable, parseFrame } from './wire.js';
 
-/** Bounds of one session. Every field has a bounded default. */
-export interface Limits {
-  /** Largest gRPC message either way, bytes. Default 4 MiB. */
-  maxMessageBytes?: number;
-  /** Unacked reliable messages kept for resend. Default 1024. */
-  maxOutbox?: number;
-  /** Reliable messages written but not yet acked. Default 256. */
-  maxInFlight?: number;
-  /** Recent message ids remembered for dedup; at least maxOutbox. Default 4096. */
-  dedupWindow?: number;
-}
-
-/** Limits with every default filled in. */
-export type ResolvedLimits = Required<Limits>;
-
-/** Fills in defaults and checks that the limits make sense together. */
-export function resolveLimits(limits: Limits = {}): ResolvedLimits {
-  const r: ResolvedLimits = {
-    maxMessageBytes: limits.maxMessageBytes ?? 4 * 1024 * 1024,
-    maxOutbox: limits.maxOutbox ?? 1024,
-    maxInFlight: limits.maxInFlight ?? 256,
-    dedupWindow: limits.dedupWindow ?? 4096,
-  };
-  if (r.maxMessageBytes < 1024) throw new RangeError('limits.maxMessageBytes must be at least 1024');
-  if (r.maxOutbox < 1 || r.maxInFlight < 1)
-    throw new RangeError('limits.maxOutbox and maxInFlight must be positive');
-  // A resent message must still be in the receiver's window, or it would run twice.
-  if (r.dedupWindow < r.maxOutbox)
-    throw new RangeError('limits.dedupWindow must be at least limits.maxOutbox');
-  return r;
-}
+export type { Limits, ResolvedLimits } from './limits.js';
+export { resolveLimits } from './limits.js';
 
 /** An inbound reliable frame handed to the session's owner. */
 export type InboundReliable =
@@ -116,12 +90,15 @@ export class Session {
   private readonly waiting = new Set<Waiting>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
+  // Largest frame we may send: our limit or the peer's, whichever is smaller (less room for the envelope).
+  private sendLimit: number;
 
   constructor(private readonly options: SessionOptions) {
     this.id = options.id;
     this.logger = options.logger;
     this.outbox = new Outbox(options.limits.maxOutbox, options.limits.maxInFlight);
     this.dedup = new DedupWindow(options.limits.dedupWindow);
+    this.sendLimit = options.limits.maxMessageBytes - 512;
   }
 
   get attached(): boolean {
@@ -138,10 +115,19 @@ export class Session {
     };
   }
 
-  /** A new stream carries this session from now on; unacked messages are written again, in order. */
-  attach(link: Link): void {
+  /**
+   * A new stream carries this session from now on; unacked messages are written again, in order, within the peer's
+   * advertised limits: in flight at most its window, queued at most its dedup window, frames at most its largest message.
+   */
+  attach(link: Link, peer: PeerLimits): void {
     this.link?.close();
     this.link = link;
+    const own = this.options.limits;
+    this.outbox.setLimits(
+      Math.min(own.maxOutbox, peer.dedupWindow),
+      Math.min(own.maxInFlight, peer.maxInFlight),
+    );
+    this.sendLimit = Math.min(own.maxMessageBytes, peer.maxMessageBytes) - 512;
     this.outbox.rewind();
     this.pump();
   }
@@ -162,7 +148,7 @@ export class Session {
     if (signal?.aborted) return Promise.reject(new AbortError());
     const size = frameSize(frame);
     // Leave room for the envelope and the other frames of a batch.
-    const limit = this.options.limits.maxMessageBytes - 512;
+    const limit = this.sendLimit;
     if (size > limit) return Promise.reject(new MessageTooLargeError(size, limit));
     const timeoutMs = options.timeoutMs ?? 30_000;
     const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
@@ -239,27 +225,51 @@ export class Session {
     return true;
   }
 
-  /** Handles one decoded envelope from the current stream (hello already exchanged). */
-  receive(envelope: Envelope__Output): void {
+  /**
+   * Handles one decoded envelope from `link` (hello already exchanged). A refusal (undecodable bytes, a frame without a
+   * readable id, a second hello, the in-flight window exceeded) ends the stream; nothing after it is processed.
+   */
+  receive(envelope: Envelope__Output, link: Link): void {
+    if (link !== this.link || link.isClosed) return; // a stream a reconnect replaced: the resend covers it
+    if (isUndecodable(envelope)) {
+      link.fail(refusals.undecodable(envelope.undecodable));
+      return;
+    }
+    let acks = 0;
     for (const raw of envelope.frames) {
       const parsed = parseFrame(raw);
       if (!parsed.ok) {
         this.options.metrics.malformed.inc();
         this.logger.warn({ reason: parsed.reason, id: parsed.id }, 'malformed frame refused');
-        if (parsed.id)
-          this.sendAck(parsed.id, { code: 'InvalidArgument', message: `malformed frame: ${parsed.reason}` });
+        if (parsed.kind === 'hello') {
+          link.fail(refusals.secondHello());
+          return;
+        }
+        if (parsed.id) {
+          link.pushAck(
+            parsed.id,
+            { code: 'InvalidArgument', message: `malformed frame: ${parsed.reason}` },
+            false,
+          );
+        } else if (parsed.kind === 'command' || parsed.kind === 'result') {
+          // A reliable frame nobody can ack would leave its sender waiting: end the stream instead.
+          link.fail(refusals.frameWithoutId(parsed.reason));
+          return;
+        }
+        // Anything else (a bad ack or notification, a frame of no kind) has nobody waiting on an answer.
         continue;
       }
       const frame = parsed.frame;
       switch (frame.kind) {
         case 'ack':
+          acks++;
           this.onAck(frame.ack.id, frame.ack.error);
           break;
         case 'command':
-          this.receiveReliable(frame.command.id, frame);
+          this.receiveReliable(frame.command.id, frame, link);
           break;
         case 'result':
-          this.receiveReliable(frame.result.id, frame);
+          this.receiveReliable(frame.result.id, frame, link);
           break;
         case 'notification':
           try {
@@ -269,10 +279,15 @@ export class Session {
           }
           break;
         case 'hello':
-          this.logger.warn('unexpected hello on an open stream ignored');
-          break;
+          link.fail(refusals.secondHello());
+          return;
       }
+      if (link.isClosed) return;
     }
+    if (acks > 0) link.noteAcksIn(acks);
+    // After the frames: an id re-used in the same envelope as its receipt is still answered from the window.
+    const receipt = Number(envelope.acksReceived || 0);
+    if (receipt > 0) link.confirmAcks(receipt, (id) => this.dedup.confirm(id));
   }
 
   /** Fails every pending send with ClosedError and stops. */
@@ -316,10 +331,16 @@ export class Session {
 
   private sendAck(id: string, error: AckErrorValue | null): void {
     // Without a stream the ack is lost, which is fine: the peer resends and gets it from the window.
-    this.link?.push({ ack: { id, error } });
+    this.link?.pushAck(id, error, true);
   }
 
-  private receiveReliable(id: string, frame: InboundReliable): void {
+  private receiveReliable(id: string, frame: InboundReliable, link: Link): void {
+    // Explicit credit: the peer may have at most our advertised window unanswered. Beyond it we refuse rather than
+    // stop reading, which could wedge both ends (the acks that free the peer would sit behind unread frames).
+    if (++link.unanswered > this.options.limits.maxInFlight) {
+      link.fail(refusals.windowExceeded(link.unanswered, this.options.limits.maxInFlight));
+      return;
+    }
     const prior = this.dedup.get(id);
     if (prior !== undefined) {
       this.options.metrics.duplicates.inc();
@@ -333,8 +354,6 @@ export class Session {
     }
     this.inProgress.add(id);
     this.inbound.push(frame);
-    // A peer ignoring its in-flight limit must not grow our queue: stop reading until we catch up.
-    if (this.inbound.length - this.inboundHead > this.options.limits.maxInFlight * 4) this.link?.hold(true);
     if (!this.draining) void this.drain();
   }
 
@@ -360,7 +379,6 @@ export class Session {
         this.inbound = this.inbound.slice(this.inboundHead);
         this.inboundHead = 0;
       }
-      if (this.inbound.length - this.inboundHead <= this.options.limits.maxInFlight) this.link?.hold(false);
     }
     this.inbound = [];
     this.inboundHead = 0;

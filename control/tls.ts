@@ -193,20 +193,44 @@ export function callerIdentities(call: {
   return cert ? parseSubjectAltNameUris(cert.subjectaltname ?? '') : [];
 }
 
+/** Text of the error a client raises for a server certificate without the expected SAN URI (found in call errors). */
+export const IDENTITY_MISMATCH = 'server identity mismatch';
+
 /** Client credentials from current material; the server must be CA-signed and carry `expectedServerIdentity` as a SAN URI. */
-export function clientCredentials(
-  m: TlsMaterial,
-  expectedServerIdentity: string,
-  onWrongIdentity: (found: string[]) => void,
-): grpc.ChannelCredentials {
+export function clientCredentials(m: TlsMaterial, expectedServerIdentity: string): grpc.ChannelCredentials {
   return grpc.credentials.createSsl(Buffer.from(m.ca), Buffer.from(m.key), Buffer.from(m.cert), {
     checkServerIdentity: (_host, cert) => {
       const found = parseSubjectAltNameUris(cert.subjectaltname ?? '');
       if (found.includes(expectedServerIdentity)) return undefined;
-      onWrongIdentity(found);
       return new Error(
-        `server identity mismatch: expected ${expectedServerIdentity}, certificate has [${found.join(', ')}]`,
+        `${IDENTITY_MISMATCH}: expected ${expectedServerIdentity}, certificate has [${found.join(', ')}]`,
       );
     },
   });
+}
+
+// Credentials by (material, expected identity). grpc-js builds one OpenSSL secure context per credentials object, so
+// sharing them means one context for every client with the same certificates instead of one per connection attempt.
+const sharedCredentials = new Map<string, grpc.ChannelCredentials>();
+const SHARED_CREDENTIALS_MAX = 64;
+
+/** Like clientCredentials, but the same material and identity give the same (cached) object. Bounded LRU of 64. */
+export function sharedClientCredentials(
+  m: TlsMaterial,
+  expectedServerIdentity: string,
+): grpc.ChannelCredentials {
+  const key = `${expectedServerIdentity}\n${m.ca}\n${m.cert}\n${m.key}`;
+  let creds = sharedCredentials.get(key);
+  if (creds) {
+    sharedCredentials.delete(key);
+    sharedCredentials.set(key, creds);
+    return creds;
+  }
+  creds = clientCredentials(m, expectedServerIdentity);
+  sharedCredentials.set(key, creds);
+  if (sharedCredentials.size > SHARED_CREDENTIALS_MAX) {
+    const oldest = sharedCredentials.keys().next().value;
+    if (oldest !== undefined) sharedCredentials.delete(oldest);
+  }
+  return creds;
 }

@@ -24,6 +24,8 @@ export const CAPABILITIES: readonly string[] = [
   'async-results',
   'notifications',
   'batching',
+  'limits',
+  'ack-receipts',
 ];
 
 /** Fully qualified gRPC path of the one call, for tools and raw test clients. */
@@ -46,25 +48,73 @@ const packageDefinition = protoLoader.loadSync(protoPath(), {
 });
 const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as ProtoGrpcType;
 
-/** The gRPC service definition (one bidi call, Connect). */
-export const controlService = loaded.samplesource.control.v1.Control.service;
-/** The generated client constructor for the Control service. */
-export const ControlGrpcClient = loaded.samplesource.control.v1.Control;
+const generated = loaded.samplesource.control.v1.Control.service;
+
+/** An envelope whose bytes did not decode: carries the reason instead of frames. */
+export interface UndecodableEnvelope extends Envelope__Output {
+  undecodable: string;
+}
+
+/** True for an envelope whose bytes did not decode (the stream is then refused with INVALID_ARGUMENT). */
+export function isUndecodable(envelope: Envelope__Output): envelope is UndecodableEnvelope {
+  return typeof (envelope as Partial<UndecodableEnvelope>).undecodable === 'string';
+}
+
+function tolerant(decode: (bytes: Buffer) => Envelope__Output): (bytes: Buffer) => Envelope__Output {
+  // grpc-js would end the call with INTERNAL on a decode error; we answer INVALID_ARGUMENT, naming the cause.
+  return (bytes) => {
+    try {
+      return decode(bytes);
+    } catch (err) {
+      const undecodable: UndecodableEnvelope = {
+        frames: [],
+        acksReceived: '0',
+        undecodable: err instanceof Error ? err.message : String(err),
+      };
+      return undecodable;
+    }
+  };
+}
+
+/** The gRPC service definition (one bidi call, Connect); undecodable bytes become an UndecodableEnvelope. */
+export const controlService: typeof generated = {
+  ...generated,
+  Connect: {
+    ...generated.Connect,
+    requestDeserialize: tolerant(generated.Connect.requestDeserialize),
+    responseDeserialize: tolerant(generated.Connect.responseDeserialize),
+  },
+};
+/** The client constructor for the Control service (same tolerant decoding). */
+export const ControlGrpcClient = grpc.makeClientConstructor(
+  controlService,
+  'Control',
+) as unknown as typeof loaded.samplesource.control.v1.Control;
 
 const bytes = z.instanceof(Uint8Array);
-const id = z.string().min(1).max(256);
+const id = z.string().min(1, 'empty id').max(256);
 
 /** An ack's error: a code and a message. */
 export const ackErrorSchema = z.object({ code: z.string().min(1).max(128), message: z.string().max(8192) });
 export type AckErrorValue = z.infer<typeof ackErrorSchema>;
+
+const count = z.number().int().nonnegative();
+/** Advertised limits; absent or 0 fields mean the protocol defaults (handshake.ts). */
+export const helloLimitsSchema = z.object({
+  maxInFlight: count,
+  maxOutbox: count,
+  dedupWindow: count,
+  maxMessageBytes: count,
+});
 
 export const helloSchema = z.object({
   protocolVersion: z.number().int().nonnegative(),
   capabilities: z.array(z.string().max(128)).max(64),
   requiredCapabilities: z.array(z.string().max(128)).max(64),
   identity: z.string().max(2048),
-  sessionId: z.string().min(1).max(128),
+  sessionId: z.string().min(1, 'empty session id').max(128),
   resumed: z.boolean(),
+  limits: helloLimitsSchema.nullable().optional(),
 });
 export type HelloValue = z.infer<typeof helloSchema>;
 
@@ -116,44 +166,27 @@ export const frameSchema = z.discriminatedUnion('kind', [
 ]);
 export type FrameValue = z.infer<typeof frameSchema>;
 
-/** Validates one decoded frame; a failure carries a short reason for the log and the error ack. */
+/** Validates one decoded frame; a failure carries a short reason, the frame's kind and, when readable, its id. */
 export function parseFrame(
   raw: unknown,
-): { ok: true; frame: FrameValue } | { ok: false; reason: string; id?: string } {
+): { ok: true; frame: FrameValue } | { ok: false; reason: string; kind?: string; id?: string } {
   const result = frameSchema.safeParse(raw);
   if (result.success) return { ok: true, frame: result.data };
-  // Keep an id when one is readable, so a malformed command can still get an error ack.
-  const body = raw as { command?: { id?: unknown } } | null;
-  const maybeId =
-    typeof body?.command?.id === 'string' && body.command.id.length > 0 ? body.command.id : undefined;
+  // Keep an id when one is readable, so a malformed command or result can still get an error ack.
+  const body = raw as {
+    kind?: unknown;
+    command?: { id?: unknown } | null;
+    result?: { id?: unknown } | null;
+  } | null;
+  const kind = typeof body?.kind === 'string' ? body.kind : undefined;
+  const rawId = kind === 'result' ? body?.result?.id : body?.command?.id;
+  const maybeId = typeof rawId === 'string' && rawId.length > 0 ? rawId : undefined;
   return {
     ok: false,
     reason: z.prettifyError(result.error).slice(0, 1024),
+    ...(kind ? { kind } : {}),
     ...(maybeId ? { id: maybeId } : {}),
   };
-}
-
-/** Builds the hello frame this side sends. */
-export function helloFrame(h: Omit<HelloValue, 'protocolVersion'> & { protocolVersion?: number }): Frame {
-  return { hello: { ...h, protocolVersion: h.protocolVersion ?? PROTOCOL_VERSION } };
-}
-
-/** Checks a peer's hello against ours; returns the refusal text, or null when compatible. */
-export function checkHello(
-  peer: HelloValue,
-  ourCapabilities: readonly string[],
-  ourRequired: readonly string[],
-): string | null {
-  if (peer.protocolVersion !== PROTOCOL_VERSION) {
-    return `protocol version mismatch: peer speaks ${peer.protocolVersion}, we speak ${PROTOCOL_VERSION}`;
-  }
-  const missingOnPeer = ourRequired.filter((c) => !peer.capabilities.includes(c));
-  if (missingOnPeer.length > 0)
-    return `capability mismatch: peer lacks required capabilities ${missingOnPeer.join(', ')}`;
-  const missingHere = peer.requiredCapabilities.filter((c) => !ourCapabilities.includes(c));
-  if (missingHere.length > 0)
-    return `capability mismatch: peer requires capabilities we lack: ${missingHere.join(', ')}`;
-  return null;
 }
 
 /** Rough encoded size of a frame, for batching under the message size limit (overestimates slightly). */

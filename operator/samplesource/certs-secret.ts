@@ -3,8 +3,8 @@
 // (fresh keys), so the caller does it with control/pki.ts when this says so.
 import { X509Certificate } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
-import { adapterIdentity } from '../../contract/identities.js';
-import { sanUris } from '../../control/pki.js';
+import { adapterIdentity, adapterServerName } from '../../contract/identities.js';
+import { sanDnsNames, sanUris } from '../../control/pki.js';
 import { controllerReference } from '../runtime/owner.js';
 import type { SampleSource } from '../../contract/samplesource.js';
 import { certSecretName } from './names.js';
@@ -107,13 +107,19 @@ export function checkCertSecret(
   if (ca.trim() !== expect.caPem.trim()) return { action: 'issue', reason: 'CaChanged' };
   let cert: X509Certificate;
   let uris: string[];
+  let dnsNames: string[];
   try {
     cert = new X509Certificate(certPem);
     uris = sanUris(certPem);
+    dnsNames = sanDnsNames(certPem);
   } catch {
     return { action: 'issue', reason: 'Unreadable' };
   }
-  if (!uris.includes(adapterIdentity(source.metadata.namespace, source.metadata.name))) {
+  // Both names must be there: certificates issued before the DNS SAN existed are issued again.
+  if (
+    !uris.includes(adapterIdentity(source.metadata.namespace, source.metadata.name)) ||
+    !dnsNames.includes(adapterServerName(source.metadata.namespace, source.metadata.name))
+  ) {
     return { action: 'issue', reason: 'WrongIdentity' };
   }
   const issuedByCa = splitPems(expect.caPem).some((pem) => {

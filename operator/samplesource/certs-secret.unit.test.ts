@@ -11,6 +11,7 @@ const source: SampleSource = {
   spec: { interval: '10s', paused: false, replicas: 1, sink: { uri: 'http://x/' } },
 };
 const IDENTITY = 'spiffe://samplesource.knative.dev/ns/demo/samplesource/sample-source';
+const DNS_NAME = 'sample-source.demo.adapter.samplesource.knative.dev';
 
 let ca: CertificateAuthority;
 let otherCa: CertificateAuthority;
@@ -21,8 +22,9 @@ async function bundle(
   uris: string[],
   validityHours = 24,
   caPem = ca.certPem,
+  dnsNames = [DNS_NAME],
 ): Promise<CertBundle> {
-  const leaf = await from.issue({ commonName: 'adapter', uris, validityHours });
+  const leaf = await from.issue({ commonName: 'adapter', uris, dnsNames, validityHours });
   return { caPem, certPem: leaf.certPem, keyPem: leaf.keyPem };
 }
 
@@ -108,6 +110,11 @@ describe('checkCertSecret', () => {
             source,
             await bundle(ca, ['spiffe://samplesource.knative.dev/ns/demo/samplesource/other']),
           ),
+        want: { action: 'issue', reason: 'WrongIdentity' },
+      },
+      {
+        name: 'reissues a certificate without the DNS SAN (issued before adapters carried one)',
+        secret: async () => buildCertSecret(source, await bundle(ca, [IDENTITY], 24, ca.certPem, [])),
         want: { action: 'issue', reason: 'WrongIdentity' },
       },
       {

@@ -2,7 +2,7 @@
 // observed, to what must change (the adapter Deployment), the state every adapter pod must
 // run, the new status and the events to record. The live controller performs the plan.
 import type { V1Deployment } from '@kubernetes/client-node';
-import type { ApplyStatePayload } from '../../contract/commands.js';
+import type { ApplyStatePayload, Generation } from '../../contract/commands.js';
 import {
   parseSampleSource,
   type SampleSource,
@@ -39,7 +39,7 @@ export function desiredAdapterState(source: SampleSource): ApplyStatePayload {
  * for the current generation would fail again, so neither is sent twice.
  */
 export function podsNeedingState(
-  generation: number,
+  generation: Generation,
   readyPods: readonly string[],
   reports: ReadonlyMap<string, PodReport>,
 ): string[] {

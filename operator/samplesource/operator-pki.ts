@@ -9,7 +9,7 @@ import {
   type CertificateAuthority,
   type TlsPems,
 } from '../../control/index.js';
-import { OPERATOR_IDENTITY, adapterIdentity } from '../../contract/identities.js';
+import { OPERATOR_IDENTITY, adapterIdentity, adapterServerName } from '../../contract/identities.js';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../runtime/index.js';
 import type { CertBundle } from './certs-secret.js';
 import type { SampleSource } from '../../contract/samplesource.js';
@@ -98,11 +98,13 @@ export class OperatorPki {
   /** The operator's client TLS material, current at the time of the call (for every new connection). */
   operatorTls = (): TlsPems => ({ caPem: this.ca.certPem, ...this.operatorCert });
 
-  /** A certificate for a source's adapters: identity SAN URI, server and client usages. */
+  /** A certificate for a source's adapters: identity SAN URI, DNS SAN, server and client usages. */
   async issueAdapter(source: SampleSource): Promise<CertBundle> {
     const leaf = await this.ca.issue({
       commonName: `${source.metadata.namespace}/${source.metadata.name}`,
       uris: [adapterIdentity(source.metadata.namespace, source.metadata.name)],
+      // So a stock gRPC client can verify the adapter by name (docs/control-protocol.md).
+      dnsNames: [adapterServerName(source.metadata.namespace, source.metadata.name)],
       usages: ['server', 'client'],
       validityHours: this.options.leafValidityHours ?? 24,
     });

@@ -19,8 +19,9 @@ import {
   OP_APPLY_STATE,
   type AdapterState,
   type ApplyStatePayload,
+  type Generation,
 } from '../../contract/commands.js';
-import { adapterIdentity } from '../../contract/identities.js';
+import { adapterIdentity, adapterServerName } from '../../contract/identities.js';
 import { aborted, type Runnable } from '../runtime/index.js';
 import type { PodReport } from './status.js';
 
@@ -50,7 +51,7 @@ interface PodSession {
   pod: AdapterPod;
   client: ControlClient;
   /** The last ApplyState sent; its outcome is in the command store under this id. */
-  lastSent?: { commandId: string; generation: number };
+  lastSent?: { commandId: string; generation: Generation };
   adapterState?: AdapterState;
 }
 
@@ -96,7 +97,11 @@ export class AdapterSessions implements Runnable {
       }
     }
     for (const pod of pods) {
-      if (!byPod.has(pod.name)) byPod.set(pod.name, this.openSession(sourceKey, namespace, name, pod));
+      const existing = byPod.get(pod.name);
+      if (!existing) byPod.set(pod.name, this.openSession(sourceKey, namespace, name, pod));
+      // The pod is Ready (again, e.g. after a container restart) while our session waits in its backoff:
+      // dial now instead of on the next backoff tick.
+      else if (existing.client.state !== 'ready') existing.client.reconnectNow();
     }
     if (byPod.size === 0) this.sessions.delete(sourceKey);
   }
@@ -182,6 +187,7 @@ export class AdapterSessions implements Runnable {
       tls: this.options.tls,
       identity: this.options.identity,
       expectedServerIdentity: adapterIdentity(namespace, name),
+      serverName: adapterServerName(namespace, name),
       // Sessions exist only for Ready pods, so a pod that stops listening is a restart in progress:
       // a 1 s cap brings the session (and the resent state) back within a second of the pod listening.
       backoff: { initialMs: 100, maxMs: this.options.reconnectCapMs ?? 1_000, multiplier: 2, jitter: 0.2 },

@@ -3,7 +3,7 @@
 // informational (severity Info) condition outside that set.
 import type { V1Deployment } from '@kubernetes/client-node';
 import { HEARTBEAT_EVENT_TYPE, heartbeatSource } from '../../contract/cloudevents.js';
-import { REASON_SUPERSEDED } from '../../contract/commands.js';
+import { REASON_SUPERSEDED, type Generation } from '../../contract/commands.js';
 import { ConditionSet, type Condition } from '../runtime/conditions.js';
 import { deepEqual } from '../runtime/status.js';
 import {
@@ -45,8 +45,8 @@ export const Reason = {
 
 /** One ready adapter pod's last async result for an ApplyState command (from the notification store). */
 export interface PodReport {
-  /** Generation the command carried. */
-  generation: number;
+  /** Generation the command carried (int64). */
+  generation: Generation;
   state: 'pending' | 'succeeded' | 'failed';
   reason?: string;
   message?: string;

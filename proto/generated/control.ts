@@ -13,6 +13,7 @@ import type { ControlClient as _samplesource_control_v1_ControlClient, ControlDe
 import type { Envelope as _samplesource_control_v1_Envelope, Envelope__Output as _samplesource_control_v1_Envelope__Output } from './samplesource/control/v1/Envelope';
 import type { Frame as _samplesource_control_v1_Frame, Frame__Output as _samplesource_control_v1_Frame__Output } from './samplesource/control/v1/Frame';
 import type { Hello as _samplesource_control_v1_Hello, Hello__Output as _samplesource_control_v1_Hello__Output } from './samplesource/control/v1/Hello';
+import type { Limits as _samplesource_control_v1_Limits, Limits__Output as _samplesource_control_v1_Limits__Output } from './samplesource/control/v1/Limits';
 import type { Notification as _samplesource_control_v1_Notification, Notification__Output as _samplesource_control_v1_Notification__Output } from './samplesource/control/v1/Notification';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -45,6 +46,7 @@ export interface ProtoGrpcType {
         Envelope: MessageTypeDefinition<_samplesource_control_v1_Envelope, _samplesource_control_v1_Envelope__Output>
         Frame: MessageTypeDefinition<_samplesource_control_v1_Frame, _samplesource_control_v1_Frame__Output>
         Hello: MessageTypeDefinition<_samplesource_control_v1_Hello, _samplesource_control_v1_Hello__Output>
+        Limits: MessageTypeDefinition<_samplesource_control_v1_Limits, _samplesource_control_v1_Limits__Output>
         Notification: MessageTypeDefinition<_samplesource_control_v1_Notification, _samplesource_control_v1_Notification__Output>
       }
     }

@@ -27,6 +27,16 @@ export interface ControlPlaneOptions {
   binDir?: string;
   /** How long to wait for readiness. Default 90 s (2 cores, cold page cache). */
   startTimeoutMs?: number;
+  /**
+   * Serve a real node (test/node): listen on the veth's host end instead of loopback (the node's
+   * kubelet and pods reach the server there), advertise it as the `kubernetes` Service's endpoint,
+   * admit ServiceAccount tokens into pods, authorize kubelets as nodes and start kube-scheduler.
+   * Default: none (loopback only, no scheduler; pods are bound by whoever runs them).
+   */
+  realNode?: {
+    hostAddress: string;
+    /** The kube-scheduler binary (built with the node). */ schedulerPath: string;
+  };
   /** Extra kube-apiserver flags (e.g. `--watch-cache=false` so etcd compaction yields 410 Gone). Default none. */
   extraApiServerArgs?: string[];
 }
@@ -98,9 +108,23 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   };
 
   try {
-    const pki = await writeControlPlanePki(dataDir);
-    const [etcdClientPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-    const server = `https://127.0.0.1:${apiPort}`;
+    const realNode = options.realNode;
+    const apiAddress = realNode?.hostAddress ?? '127.0.0.1';
+    const pki = await writeControlPlanePki(dataDir, realNode ? [realNode.hostAddress, '10.0.0.1'] : []);
+    const [etcdClientPort, etcdPeerPort] = [await freePort(), await freePort()];
+    const apiPort = await freePort(apiAddress);
+    const server = `https://${apiAddress}:${apiPort}`;
+
+    if (realNode) {
+      // The API server's client certificate towards kubelets (for logs, exec, port-forward).
+      const kubeletClient = await pki.clientCa.issue({
+        commonName: 'kube-apiserver-kubelet-client',
+        organizations: ['system:masters'],
+        usages: ['client'],
+      });
+      await writeFile(join(dataDir, 'kubelet-client.crt'), kubeletClient.certPem, { mode: 0o600 });
+      await writeFile(join(dataDir, 'kubelet-client.key'), kubeletClient.keyPem, { mode: 0o600 });
+    }
 
     const etcd = startProcess(
       'etcd',
@@ -131,16 +155,29 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       `--tls-cert-file=${pki.files.servingCert}`,
       `--tls-private-key-file=${pki.files.servingKey}`,
       `--secure-port=${apiPort}`,
-      '--bind-address=127.0.0.1',
-      // Pin loopback: without a default route the server cannot pick an address to advertise,
-      // and the endpoints reconciler refuses loopback addresses.
-      '--advertise-address=127.0.0.1',
-      '--endpoint-reconciler-type=none',
+      `--bind-address=${apiAddress}`,
       `--client-ca-file=${pki.files.clientCaCert}`,
-      '--authorization-mode=RBAC',
       '--allow-privileged=true',
-      // Without kubelets nobody creates default ServiceAccounts' tokens; pods must not wait for them.
-      '--disable-admission-plugins=ServiceAccount',
+      ...(realNode
+        ? [
+            // The `kubernetes` Service's endpoint is this address: pods reach the server through it.
+            `--advertise-address=${apiAddress}`,
+            '--authorization-mode=Node,RBAC',
+            '--enable-admission-plugins=NodeRestriction',
+            // Logs and exec go to the kubelet's address, not to a host name the machine cannot resolve.
+            '--kubelet-preferred-address-types=InternalIP',
+            `--kubelet-client-certificate=${join(dataDir, 'kubelet-client.crt')}`,
+            `--kubelet-client-key=${join(dataDir, 'kubelet-client.key')}`,
+          ]
+        : [
+            // Pin loopback: without a default route the server cannot pick an address to advertise,
+            // and the endpoints reconciler refuses loopback addresses.
+            '--advertise-address=127.0.0.1',
+            '--endpoint-reconciler-type=none',
+            '--authorization-mode=RBAC',
+            // Without kubelets nobody creates default ServiceAccounts' tokens; pods must not wait for them.
+            '--disable-admission-plugins=ServiceAccount',
+          ]),
       '--service-cluster-ip-range=10.0.0.0/24',
       `--service-account-issuer=${server}/`,
       `--service-account-key-file=${pki.files.saSignerCert}`,
@@ -211,6 +248,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
               'root-ca-certificate-publisher-controller',
               'clusterrole-aggregation-controller',
               'endpointslice-controller',
+              // A real node registers tainted not-ready; this controller lifts the taint once it is Ready.
+              ...(realNode ? ['node-lifecycle-controller'] : []),
             ].join(','),
           '--concurrent-gc-syncs=5',
           '--v=1',
@@ -224,6 +263,44 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
           if (kcm.child.exitCode !== null)
             throw new FatalWaitError(`kube-controller-manager exited (log: ${kcm.logFile})`);
           return (await insecureGet(`https://127.0.0.1:${kcmPort}/healthz`)) === 200;
+        },
+        options.startTimeoutMs ?? 90_000,
+        250,
+      );
+    }
+
+    if (realNode) {
+      // Pods are bound to the real node by the real scheduler, under its own least-privilege identity.
+      const schedulerKubeconfig = await kubeconfigForUser(
+        {
+          server,
+          servingCaPem: pki.servingCaPem,
+          clientCa: pki.clientCa,
+          outDir: logDir,
+          requestToken: () => Promise.reject(new Error('unused')),
+        },
+        'system:kube-scheduler',
+      );
+      const schedulerPort = await freePort();
+      const scheduler = startProcess(
+        'kube-scheduler',
+        realNode.schedulerPath,
+        [
+          `--kubeconfig=${schedulerKubeconfig}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          `--secure-port=${schedulerPort}`,
+          '--v=1',
+        ],
+        join(logDir, 'kube-scheduler.log'),
+      );
+      processes.push(scheduler);
+      await waitFor(
+        `kube-scheduler /healthz (log: ${scheduler.logFile})`,
+        async () => {
+          if (scheduler.child.exitCode !== null)
+            throw new FatalWaitError(`kube-scheduler exited (log: ${scheduler.logFile})`);
+          return (await insecureGet(`https://127.0.0.1:${schedulerPort}/healthz`)) === 200;
         },
         options.startTimeoutMs ?? 90_000,
         250,

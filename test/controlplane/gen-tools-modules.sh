@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the Go tools modules (kube-tools/ and etcd-tools/) from versions.env.
+# kubelet, kube-proxy and kube-scheduler are tools here too: test/node/build.sh builds them from this
+# module, so they share Go's build cache with the control plane's build.
 # Run by hand after changing versions.env; the resulting go.mod and go.sum are committed.
 # The staging-module replace list is derived from k8s.io/kubernetes's own go.mod, never typed by hand.
 set -euo pipefail
@@ -24,7 +26,10 @@ godebug=$(sed -n 's/^godebug //p' "$kube_mod")
 for m in "${staging[@]}"; do go mod edit -replace="$m=$m@$staging_tag"; done
 go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@${KUBE_VERSION}" \
   "k8s.io/kubernetes/cmd/kube-controller-manager@${KUBE_VERSION}" \
-  "k8s.io/kubernetes/cmd/kubectl@${KUBE_VERSION}"
+  "k8s.io/kubernetes/cmd/kubectl@${KUBE_VERSION}" \
+  "k8s.io/kubernetes/cmd/kubelet@${KUBE_VERSION}" \
+  "k8s.io/kubernetes/cmd/kube-proxy@${KUBE_VERSION}" \
+  "k8s.io/kubernetes/cmd/kube-scheduler@${KUBE_VERSION}"
 
 cd "$here/etcd-tools"
 rm -f go.mod go.sum

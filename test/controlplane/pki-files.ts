@@ -19,7 +19,10 @@ export interface ControlPlanePki {
 }
 
 /** Creates the serving CA and certificate, the client CA, the admin client certificate and the SA signer. */
-export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki> {
+export async function writeControlPlanePki(
+  dir: string,
+  extraIpAddresses: string[] = [],
+): Promise<ControlPlanePki> {
   const servingCa = await createCertificateAuthority({
     commonName: 'samplesource-test-serving-ca',
     validityHours: 168,
@@ -27,7 +30,8 @@ export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki
   const serving = await servingCa.issue({
     commonName: 'localhost',
     dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
-    ipAddresses: ['127.0.0.1'],
+    // Extra addresses: a real node's pods reach the server on the veth's host end and the `kubernetes` Service IP.
+    ipAddresses: ['127.0.0.1', ...extraIpAddresses],
     usages: ['server'],
     validityHours: 168,
   });

@@ -85,11 +85,23 @@ export async function clusterSink(
           metadata: { labels },
           spec: {
             automountServiceAccountToken: false,
+            // As example.yaml runs it: numeric user *and* group (kubelet takes only the image's user).
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 65532,
+              runAsGroup: 65532,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
             containers: [
               {
                 name: 'event-display',
                 image: EVENT_DISPLAY_IMAGE,
                 ports: [{ name: 'http', containerPort: 8080 }],
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                },
               },
             ],
           },

@@ -1,10 +1,12 @@
 // The whole system for end-to-end tests: config/ installed with kubectl, the operator and the
-// adapters running as Pods. Locally, the node agent runs those Pods as real processes on
-// loopback pod IPs; against kind (E2E_PLATFORM=kind) the same suite drives real containers.
+// adapters running as Pods. By default on the real node (test/node: kubelet, containerd, runc, the
+// images built from the Dockerfiles); with E2E_PLATFORM=local the node agent runs those Pods as
+// plain processes on loopback pod IPs; against kind (E2E_PLATFORM=kind) the same suite drives its containers.
 import * as k8s from '@kubernetes/client-node';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NodeAgent } from '../nodeagent/agent.js';
+import { nodeClient, nodeHandleFromEnv, type NodeClient } from '../node/client.js';
 import { repoRoot } from '../controlplane/controlplane.js';
 import {
   adminKubeConfig,
@@ -24,7 +26,7 @@ export const EVENT_DISPLAY_IMAGE = 'gcr.io/knative-releases/knative.dev/eventing
 
 /** What a scenario can do to the platform underneath (processes locally, containers on kind). */
 export interface Platform {
-  readonly name: 'local' | 'kind';
+  readonly name: 'local' | 'kind' | 'node';
   /** Kills the main process of a Pod's container at once (SIGKILL); the Pod itself stays. */
   killContainer(namespace: string, pod: string): Promise<void>;
   /** The container's process id, to prove it was not restarted (undefined where not observable). */
@@ -64,6 +66,38 @@ function kindPlatform(): Platform {
   };
 }
 
+/** Container names by Pod, as the API server lists them (the first is the main one). */
+async function mainContainer(namespace: string, pod: string): Promise<string> {
+  const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
+  const p = await core.readNamespacedPod({ namespace, name: pod });
+  return p.spec!.containers[0]!.name;
+}
+
+/** The real node: containers under kubelet and containerd; signals go to their host pids. */
+function nodePlatform(client: NodeClient): Platform {
+  const containers = new Map<string, string>();
+  const container = async (namespace: string, pod: string) => {
+    const key = `${namespace}/${pod}`;
+    if (!containers.has(key)) containers.set(key, await mainContainer(namespace, pod));
+    return containers.get(key)!;
+  };
+  return {
+    name: 'node',
+    async killContainer(namespace, pod) {
+      // PID 1 of a container ignores SIGKILL sent from inside its own pid namespace; from the host it dies.
+      const pid = client.containerPid(namespace, pod, await container(namespace, pod));
+      if (!pid) throw new Error(`no running container in pod ${namespace}/${pod}`);
+      process.kill(pid, 'SIGKILL');
+    },
+    containerPid: (namespace, pod) => {
+      const name = containers.get(`${namespace}/${pod}`);
+      return name ? client.containerPid(namespace, pod, name) : client.containerPid(namespace, pod, '.*');
+    },
+    podLog: (namespace, pod, name) => kubectl(['-n', namespace, 'logs', pod, '-c', name]),
+    stop: async () => undefined,
+  };
+}
+
 /** Operator settings tests need shorter than production defaults (failover within seconds). */
 const FAST_OPERATOR_ENV = [
   'LEASE_DURATION_MS=4000',
@@ -78,8 +112,13 @@ const FAST_OPERATOR_ENV = [
  */
 export async function startSystem(): Promise<Platform> {
   let platform: Platform;
-  if ((process.env.E2E_PLATFORM ?? 'local') === 'kind') {
+  const name = process.env.E2E_PLATFORM ?? 'node';
+  if (name === 'kind') {
     platform = kindPlatform();
+  } else if (name === 'node') {
+    const handle = nodeHandleFromEnv();
+    if (!handle) throw new Error('no real node published by the global setup (SAMPLESOURCE_NODE_*)');
+    platform = nodePlatform(nodeClient(handle));
   } else {
     for (const entry of ['dist/operator/main.js', 'dist/adapter/main.js']) {
       if (!existsSync(join(repoRoot, entry)))

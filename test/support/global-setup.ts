@@ -1,25 +1,13 @@
 // Jest global setup for the `cluster` project: one real control plane per test run.
 // Workers find it through environment variables (they are forked after this runs).
-import { registerHooks } from 'node:module';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { ControlPlane } from '../controlplane/controlplane.js';
+
+// Registers the './x.js' -> './x.ts' mapping Node's own loader needs for the dynamic imports below.
+import './ts-resolve-hooks.mjs';
 
 declare global {
   var __samplesourceControlPlane: ControlPlane | undefined;
 }
-
-// Jest loads an ESM global setup with Node's own loader, not jest's resolver, so the NodeNext-style
-// './x.js' imports of our TypeScript sources must be mapped to './x.ts' here (Node 24 strips the types).
-registerHooks({
-  resolve(specifier, context, nextResolve) {
-    if (specifier.startsWith('.') && specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) {
-      const candidate = new URL(specifier.replace(/\.js$/, '.ts'), context.parentURL);
-      if (existsSync(fileURLToPath(candidate))) return nextResolve(candidate.href, context);
-    }
-    return nextResolve(specifier, context);
-  },
-});
 
 export default async function globalSetup(): Promise<void> {
   if (process.env.E2E_PLATFORM === 'kind') {

@@ -1,4 +1,5 @@
-// Jest global teardown: stops the control plane started by global-setup.ts, even after failures.
+// Jest global teardown: stops the real node (if any) and the control plane started by the global setup, even after failures.
 export default async function globalTeardown(): Promise<void> {
+  await globalThis.__samplesourceNode?.stop();
   await globalThis.__samplesourceControlPlane?.stop();
 }

@@ -1,5 +1,6 @@
 // Original file: proto/control.proto
 
+import type { Limits as _samplesource_control_v1_Limits, Limits__Output as _samplesource_control_v1_Limits__Output } from '../../../samplesource/control/v1/Limits';
 
 export interface Hello {
   'protocolVersion'?: (number);
@@ -8,6 +9,7 @@ export interface Hello {
   'identity'?: (string);
   'sessionId'?: (string);
   'resumed'?: (boolean);
+  'limits'?: (_samplesource_control_v1_Limits | null);
 }
 
 export interface Hello__Output {
@@ -17,4 +19,5 @@ export interface Hello__Output {
   'identity': (string);
   'sessionId': (string);
   'resumed': (boolean);
+  'limits': (_samplesource_control_v1_Limits__Output | null);
 }

@@ -1,0 +1,137 @@
+// Wires one pool pod together: the source pool, its control server (pool identity; only the
+// operator may connect), the PoolState publisher and the health server. main.ts adds the
+// environment and signals; tests run this in-process.
+import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
+import { ControlServer } from '../../control/index.js';
+import { POOL_IDENTITY } from '../../contract/identities.js';
+import { NOTIFICATION_POOL_STATE } from '../../contract/pool.js';
+import { HealthServer } from '../../control/health.js';
+import { createMetrics, type AdapterMetrics } from '../metrics.js';
+import { registerPoolCommands } from './commands.js';
+import type { PoolConfig } from './config.js';
+import { SourcePool } from './source-pool.js';
+
+/** A running pool pod. */
+export interface RunningPool {
+  controlPort: number;
+  healthPort: number;
+  pool: SourcePool;
+  metrics: AdapterMetrics;
+  /** Stops every source (in-flight sends finish or are abandoned), then closes streams and servers. */
+  close(): Promise<void>;
+}
+
+/** Extra knobs for tests. */
+export interface PoolOverrides {
+  /** Minimum gap between PoolState notifications. Default 1 s. */
+  publishGapMs?: number;
+  /** Backoff base of sink retries. Default 100 ms. */
+  retryInitialDelayMs?: number;
+  /** Collect process metrics. Default true. */
+  defaultMetrics?: boolean;
+}
+
+/** The less verbose of the logger's level and `level`, so that a silent logger stays silent. */
+function quieter(logger: Logger, level: string): string {
+  const wanted = logger.levels.values[level] ?? Infinity;
+  return wanted >= logger.levelVal ? level : logger.level;
+}
+
+/** Starts a pool pod from validated configuration. */
+export async function startPoolAdapter(
+  config: PoolConfig,
+  logger: Logger,
+  overrides: PoolOverrides = {},
+): Promise<RunningPool> {
+  const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics ?? true });
+  // Pool-wide series only: per-source figures travel in PoolState, so cardinality stays fixed at 10,000 sources.
+  const running = new Gauge({
+    name: 'samplesource_pool_sources',
+    help: 'Shared sources running on this pod.',
+    registers: [metrics.registry],
+  });
+  const server = new ControlServer({
+    address: `${config.controlAddress}:${config.controlPort}`,
+    tls: config.tls,
+    identity: POOL_IDENTITY,
+    allowedClientIdentities: [config.operatorIdentity],
+    logger,
+    metrics: metrics.registry,
+  });
+  const gapMs = overrides.publishGapMs ?? 1_000;
+  let timer: NodeJS.Timeout | undefined;
+  let lastPublished = 0;
+  const publishNow = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    lastPublished = Date.now();
+    server.publish(NOTIFICATION_POOL_STATE, pool.state(config.podName));
+  };
+  // A full PoolState of thousands of sources is large: at most one per gap, trailing edge.
+  const publishSoon = () => {
+    if (timer) return;
+    timer = setTimeout(publishNow, Math.max(0, lastPublished + gapMs - Date.now()));
+    timer.unref();
+  };
+  const pool = new SourcePool({
+    podName: config.podName,
+    heartbeatLogger: logger.child({}, { level: quieter(logger, config.heartbeatLogLevel) }),
+    metrics,
+    retry: {
+      retries: config.sinkRetries,
+      initialDelayMs: overrides.retryInitialDelayMs ?? 100,
+      maxDelayMs: 5_000,
+      attemptTimeoutMs: config.sinkTimeoutMs,
+    },
+    stopDeadlineMs: Math.min(2_000, config.shutdownTimeoutMs),
+    onChange: () => {
+      running.set(pool.size);
+      publishSoon();
+    },
+  });
+  registerPoolCommands(server, pool, logger);
+  server.onSessionOpen((session) => session.notify(NOTIFICATION_POOL_STATE, pool.state(config.podName)));
+
+  let ready = false;
+  const health = new HealthServer({
+    host: config.healthAddress,
+    port: config.healthPort,
+    ready: () => (ready ? undefined : 'not ready'),
+    registry: metrics.registry,
+  });
+  let controlPort: number;
+  let healthPort: number;
+  try {
+    controlPort = await server.start();
+    healthPort = await health.start();
+  } catch (err) {
+    await Promise.allSettled([server.close(0), health.stop()]);
+    throw err;
+  }
+  ready = true;
+  logger.info(
+    { controlPort, healthPort },
+    `pool adapter ${config.podName} started; control on ${config.controlAddress}:${controlPort}, health on ${config.healthAddress}:${healthPort}`,
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    controlPort,
+    healthPort,
+    pool,
+    metrics,
+    close() {
+      closing ??= (async () => {
+        ready = false;
+        const count = pool.size;
+        await pool.close();
+        if (timer) clearTimeout(timer);
+        await server.close(Math.min(1_000, config.shutdownTimeoutMs));
+        await health.stop();
+        logger.info({ sources: count }, `pool adapter stopped (${count} sources stopped)`);
+      })();
+      return closing;
+    },
+  };
+}

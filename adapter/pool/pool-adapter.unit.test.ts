@@ -1,0 +1,295 @@
+// Two pool pods in-process, steered over real mTLS control streams by real ControlClients, sending
+// to real HTTP sinks: snapshots converge, increments reach one source only, handoff continues the
+// sequence without overlap, a slow sink stays contained, a bad entry is refused on its own.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { heartbeatSource } from '../../contract/cloudevents.js';
+import { POOL_IDENTITY } from '../../contract/identities.js';
+import {
+  NOTIFICATION_POOL_STATE,
+  OP_POOL_RELEASE,
+  OP_POOL_SNAPSHOT,
+  OP_POOL_UPSERT,
+  PoolStateSchema,
+  REASON_STALE_VERSION,
+  ReleasedSourceSchema,
+  type PoolState,
+} from '../../contract/pool.js';
+import { DevSink, type ReceivedEvent } from '../dev-sink.js';
+import type { HeartbeatData } from '../heartbeat.js';
+import { Steering } from '../testkit.js';
+import { loadPoolConfig } from './config.js';
+import { startPoolAdapter, type RunningPool } from './pool-adapter.js';
+import { assignment, issuePoolCerts, type PoolCerts } from './testkit.js';
+
+const data = (r: ReceivedEvent) => r.event!.data as HeartbeatData;
+const fromSource = (key: string) => {
+  const [ns, name] = key.split('/') as [string, string];
+  const source = heartbeatSource(ns, name);
+  return (r: ReceivedEvent) => r.event?.source === source;
+};
+
+describe('pool adapter: many sources on one pod, steered over mTLS', () => {
+  let dir: string;
+  let certs: PoolCerts;
+  let sink: DevSink;
+  let sinkUrl: URL;
+  const pods: RunningPool[] = [];
+  const steers: Steering[] = [];
+  const poolStates = new Map<Steering, PoolState[]>();
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pool-test-'));
+    certs = await issuePoolCerts(dir);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  beforeEach(async () => {
+    sink = new DevSink();
+    sinkUrl = await sink.start();
+  });
+  afterEach(async () => {
+    await Promise.all(steers.splice(0).map((s) => s.close()));
+    await Promise.all(pods.splice(0).map((p) => p.close()));
+    await sink.close();
+  });
+
+  async function startPod(name: string): Promise<{ pod: RunningPool; steer: Steering }> {
+    const config = loadPoolConfig({
+      POD_NAME: name,
+      CONTROL_ADDRESS: '127.0.0.1',
+      CONTROL_PORT: '0',
+      HEALTH_PORT: '0',
+      CONTROL_TLS_DIR: certs.poolTlsDir,
+      SINK_RETRIES: '0',
+      SINK_TIMEOUT: '300ms',
+      SHUTDOWN_TIMEOUT: '500ms',
+    });
+    const pod = await startPoolAdapter(config, pino({ level: 'silent' }), {
+      publishGapMs: 50,
+      defaultMetrics: false,
+    });
+    pods.push(pod);
+    const steer = new Steering({
+      target: `127.0.0.1:${pod.controlPort}`,
+      tls: certs.operator,
+      adapterIdentity: POOL_IDENTITY,
+    });
+    const states: PoolState[] = [];
+    poolStates.set(steer, states);
+    steer.client.onNotification((n) => {
+      if (n.type !== NOTIFICATION_POOL_STATE) return;
+      const parsed = PoolStateSchema.safeParse(n.data);
+      if (parsed.success) states.push(parsed.data);
+    });
+    steer.start();
+    steers.push(steer);
+    return { pod, steer };
+  }
+
+  it('converges to a paged snapshot, then to a newer one that drops a source (state, not history)', async () => {
+    const { pod, steer } = await startPod('pool-0');
+    const keys = ['demo/a', 'demo/b', 'demo/c'];
+    const page0 = await steer.run(OP_POOL_SNAPSHOT, {
+      version: 10,
+      page: 0,
+      last: false,
+      sources: keys.slice(0, 2).map((k) => assignment(k, sinkUrl)),
+    });
+    expect(page0.succeeded).toBe(true);
+    expect(pod.pool.size).toBe(0); // nothing runs before the last page
+    const page1 = await steer.run(OP_POOL_SNAPSHOT, {
+      version: 10,
+      page: 1,
+      last: true,
+      sources: [assignment('demo/c', sinkUrl)],
+    });
+    expect(page1).toMatchObject({ succeeded: true, detail: { version: 10, running: 3, started: 3 } });
+    await sink.waitUntil(
+      (rs) => keys.every((k) => rs.filter(fromSource(k)).length >= 2),
+      'two beats of each',
+    );
+
+    const next = await steer.run(OP_POOL_SNAPSHOT, {
+      version: 11,
+      page: 0,
+      last: true,
+      sources: keys.slice(0, 2).map((k) => assignment(k, sinkUrl)),
+    });
+    expect(next.detail).toMatchObject({ running: 2, started: 0, stopped: 1 });
+    const cCount = sink.requests.filter(fromSource('demo/c')).length;
+    await sink.waitUntil((rs) => rs.filter(fromSource('demo/a')).length >= 6, 'a keeps beating');
+    expect(sink.requests.filter(fromSource('demo/c')).length).toBe(cCount);
+
+    // A resent snapshot of an older version is refused and changes nothing.
+    const stale = await steer.run(OP_POOL_SNAPSHOT, {
+      version: 9,
+      page: 0,
+      last: true,
+      sources: [assignment('demo/c', sinkUrl)],
+    });
+    expect(stale).toMatchObject({ succeeded: false, reason: REASON_STALE_VERSION });
+    expect(pod.pool.size).toBe(2);
+    const states = poolStates.get(steer)!;
+    await steer.waitFor(() => states.at(-1)?.version === 11, 'PoolState of version 11');
+    expect(
+      states
+        .at(-1)!
+        .sources.map((s) => s.key)
+        .sort(),
+    ).toEqual(['demo/a', 'demo/b']);
+  });
+
+  it('applies an interval change and a pause to one source only', async () => {
+    const { pod, steer } = await startPod('pool-0');
+    await steer.run(OP_POOL_SNAPSHOT, {
+      version: 1,
+      page: 0,
+      last: true,
+      sources: ['demo/a', 'demo/b', 'demo/c'].map((k) => assignment(k, sinkUrl)),
+    });
+    const change = await steer.run(OP_POOL_UPSERT, {
+      version: 2,
+      source: assignment('demo/a', sinkUrl, { generation: 2, interval: '1s' }),
+    });
+    expect(change).toMatchObject({
+      succeeded: true,
+      detail: { key: 'demo/a', generation: 2, intervalMs: 1000 },
+    });
+    const pause = await steer.run(OP_POOL_UPSERT, {
+      version: 3,
+      source: assignment('demo/b', sinkUrl, { generation: 2, paused: true }),
+    });
+    expect(pause).toMatchObject({ succeeded: true, detail: { key: 'demo/b', paused: true } });
+    expect(pod.pool.source('demo/c')).toMatchObject({ generation: 1, intervalMs: 200, paused: false });
+    const mark = performance.now();
+    await sink.waitUntil(
+      (rs) => rs.filter((r) => r.arrivedAt > mark && fromSource('demo/c')(r)).length >= 8,
+      'c beats on',
+    );
+    const after = sink.requests.filter((r) => r.arrivedAt > mark);
+    expect(after.filter(fromSource('demo/b'))).toEqual([]);
+    // 8 beats of c span ≥ 1.4 s; a at 1 s gets at most 2 in that time, at 200 ms it would get 8.
+    expect(after.filter(fromSource('demo/a')).length).toBeLessThanOrEqual(3);
+    for (const r of after.filter(fromSource('demo/a'))) expect(data(r).intervalMs).toBe(1000);
+  });
+
+  it('hands a source off release-then-start: the sequence continues on the new owner, never overlapping', async () => {
+    const a = await startPod('pool-a');
+    const b = await startPod('pool-b');
+    await a.steer.run(OP_POOL_SNAPSHOT, {
+      version: 1,
+      page: 0,
+      last: true,
+      sources: [assignment('demo/moving', sinkUrl)],
+    });
+    await b.steer.run(OP_POOL_SNAPSHOT, { version: 1, page: 0, last: true, sources: [] });
+    await sink.waitUntil((rs) => rs.filter(fromSource('demo/moving')).length >= 3, 'three beats from a');
+
+    const release = await a.steer.run(OP_POOL_RELEASE, { version: 2, key: 'demo/moving' });
+    expect(release.succeeded).toBe(true);
+    const { lastSequence } = ReleasedSourceSchema.parse(release.detail);
+    expect(lastSequence).toBeGreaterThanOrEqual(3);
+    const releasedAt = performance.now();
+    await b.steer.run(OP_POOL_UPSERT, {
+      version: 2,
+      source: assignment('demo/moving', sinkUrl, { lastSequence }),
+    });
+    await sink.waitUntil(
+      (rs) => rs.filter((r) => fromSource('demo/moving')(r) && data(r).podName === 'pool-b').length >= 3,
+      'three beats from b',
+    );
+
+    const beats = sink.requests.filter(fromSource('demo/moving'));
+    const sequences = beats.map((r) => data(r).sequence);
+    expect(new Set(sequences).size).toBe(sequences.length);
+    expect([...sequences].sort((x, y) => x - y)).toEqual(sequences.map((_, i) => i + 1));
+    const fromA = beats.filter((r) => data(r).podName === 'pool-a');
+    const fromB = beats.filter((r) => data(r).podName === 'pool-b');
+    expect(Math.max(...fromA.map((r) => r.arrivedAt))).toBeLessThan(releasedAt);
+    expect(Math.max(...fromA.map((r) => data(r).sequence))).toBe(lastSequence);
+    expect(Math.min(...fromB.map((r) => data(r).sequence))).toBe(lastSequence + 1);
+  });
+
+  it('keeps a slow sink to its own source: the others beat on time, drops are counted on it alone', async () => {
+    const slow = new DevSink();
+    slow.behaviour = () => 'hang';
+    const slowUrl = await slow.start();
+    try {
+      const { pod, steer } = await startPod('pool-0');
+      await steer.run(OP_POOL_SNAPSHOT, {
+        version: 1,
+        page: 0,
+        last: true,
+        sources: [
+          assignment('demo/stuck', slowUrl),
+          assignment('demo/fine', sinkUrl),
+          assignment('demo/also', sinkUrl),
+        ],
+      });
+      const mark = performance.now();
+      await sink.waitUntil(
+        (rs) => rs.filter((r) => r.arrivedAt > mark && fromSource('demo/fine')(r)).length >= 8,
+        'fine beats',
+      );
+      const fine = sink.requests.filter((r) => r.arrivedAt > mark && fromSource('demo/fine')(r));
+      const gaps = fine.slice(1).map((r, i) => r.arrivedAt - fine[i]!.arrivedAt);
+      expect(Math.max(...gaps)).toBeLessThan(600);
+      await steer.waitFor(() => (pod.pool.source('demo/stuck')?.eventsDropped ?? 0) >= 2, 'drops on stuck');
+      expect(pod.pool.source('demo/fine')!.eventsDropped).toBe(0);
+      expect(pod.pool.source('demo/also')!.eventsDropped).toBe(0);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('refuses a bad entry of a snapshot on that source alone and runs the rest', async () => {
+    const { pod, steer } = await startPod('pool-0');
+    const result = await steer.run(OP_POOL_SNAPSHOT, {
+      version: 1,
+      page: 0,
+      last: true,
+      sources: [assignment('demo/good', sinkUrl), assignment('demo/bad', sinkUrl, { interval: '5ms' })],
+    });
+    expect(result).toMatchObject({ succeeded: true, detail: { running: 1, rejected: 1 } });
+    const states = poolStates.get(steer)!;
+    await steer.waitFor(() => (states.at(-1)?.rejected.length ?? 0) === 1, 'PoolState with the rejection');
+    expect(states.at(-1)!.rejected[0]).toMatchObject({
+      key: 'demo/bad',
+      message: expect.stringMatching(/interval.*below the minimum/) as unknown,
+    });
+    await sink.waitUntil((rs) => rs.filter(fromSource('demo/good')).length >= 2, 'good beats');
+    expect(pod.pool.source('demo/bad')).toBeUndefined();
+
+    // An upsert whose payload fails its schema is rejected in its ack and changes nothing.
+    await expect(
+      steer.send(OP_POOL_UPSERT, {
+        version: 2,
+        source: assignment('demo/good', sinkUrl, { interval: 'often' }),
+      }),
+    ).rejects.toThrow(/interval/);
+    expect(pod.pool.source('demo/good')).toMatchObject({ intervalMs: 200 });
+  });
+
+  it('accepts only the operator identity', async () => {
+    const { pod } = await startPod('pool-0');
+    const uri = 'spiffe://samplesource.knative.dev/ns/demo/samplesource/a';
+    const pair = await certs.ca.issue({ commonName: 'not-the-operator', uris: [uri], usages: ['client'] });
+    const intruder = new Steering({
+      target: `127.0.0.1:${pod.controlPort}`,
+      tls: { caPem: certs.ca.certPem, ...pair },
+      adapterIdentity: POOL_IDENTITY,
+      identity: uri,
+    }).start();
+    steers.push(intruder);
+    const send = intruder.client.sendAndWaitForAck(
+      OP_POOL_SNAPSHOT,
+      { version: 1, page: 0, last: true, sources: [assignment('demo/a', sinkUrl)] },
+      { timeoutMs: 1_500 },
+    );
+    await expect(send).rejects.toThrow();
+    expect(pod.pool.size).toBe(0);
+  });
+});

@@ -1,0 +1,212 @@
+// The set of sources a pool pod runs, converged to the operator's assignments. Snapshots are
+// state: after the last page, whatever is not in the set is stopped and whatever is in it runs
+// with exactly its configuration, so a reconnect can never leave a stale source running.
+// Every operation runs one after another (a release must finish stopping before the next
+// snapshot or upsert looks at the set).
+import {
+  REASON_STALE_VERSION,
+  SourceAssignmentSchema,
+  type PoolState,
+  type PooledSourceState,
+  type ReleasedSource,
+  type SourceAssignment,
+} from '../../contract/pool.js';
+import { PooledSource, type PooledSourceContext } from './pooled-source.js';
+
+/** Outcome of one assignment operation, reported as the command's async result. */
+export type PoolOutcome<T> = { ok: true; detail: T } | { ok: false; reason: string; message: string };
+
+/** Summary of a converged snapshot. */
+export interface ConvergeSummary {
+  version: number;
+  running: number;
+  started: number;
+  changed: number;
+  stopped: number;
+  rejected: number;
+}
+
+/** Knobs of a {@link SourcePool}. */
+export interface SourcePoolOptions extends PooledSourceContext {
+  /** How long a stop waits for a source's in-flight sends. Default 2 s. */
+  stopDeadlineMs?: number;
+  /** Called after every change of the set or of a source's configuration. */
+  onChange?: () => void;
+}
+
+/** The running shared sources of one pod. */
+export class SourcePool {
+  private readonly sources = new Map<string, PooledSource>();
+  private readonly rejected = new Map<string, string>();
+  private version = 0;
+  private pending: { version: number; nextPage: number; entries: unknown[] } | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly options: SourcePoolOptions) {}
+
+  /** Number of running sources. */
+  get size(): number {
+    return this.sources.size;
+  }
+
+  /** Assignment version last converged to (0 before the first snapshot). */
+  get appliedVersion(): number {
+    return this.version;
+  }
+
+  /** One source's state, if it runs here. */
+  source(key: string): PooledSourceState | undefined {
+    return this.sources.get(key)?.snapshot();
+  }
+
+  /** The PoolState notification's data. */
+  state(podName: string): PoolState {
+    return {
+      podName,
+      version: this.version,
+      sources: [...this.sources.values()].map((s) => s.snapshot()),
+      rejected: [...this.rejected].map(([key, message]) => ({ key, message })),
+    };
+  }
+
+  /**
+   * Takes one snapshot page; on the last page of a version, converges to the whole set. Pages
+   * must arrive in order from 0; a page 0 restarts collection (a reconnect began a new snapshot).
+   */
+  snapshotPage(
+    version: number,
+    page: number,
+    last: boolean,
+    entries: unknown[],
+  ): Promise<PoolOutcome<ConvergeSummary | { collected: number }>> {
+    return this.serially(async () => {
+      if (version < this.version) return this.stale('snapshot', version);
+      if (page === 0) this.pending = { version, nextPage: 0, entries: [] };
+      const pending = this.pending;
+      if (!pending || pending.version !== version || pending.nextPage !== page) {
+        return {
+          ok: false,
+          reason: 'SnapshotOutOfOrder',
+          message: `snapshot version ${version} page ${page} does not follow ${pending ? `version ${pending.version} page ${pending.nextPage - 1}` : 'any page 0'}; waiting for a new snapshot`,
+        } as const;
+      }
+      pending.entries.push(...entries);
+      pending.nextPage++;
+      if (!last) return { ok: true, detail: { collected: pending.entries.length } } as const;
+      this.pending = undefined;
+      return { ok: true, detail: await this.converge(version, pending.entries) } as const;
+    });
+  }
+
+  /** Adds a source or changes it in place (a new uid, sink or extensions restarts it). */
+  upsert(version: number, assignment: SourceAssignment): Promise<PoolOutcome<PooledSourceState>> {
+    return this.serially(async () => {
+      if (version < this.version) return this.stale('upsert', version);
+      this.version = version;
+      this.rejected.delete(assignment.key);
+      const running = await this.run(assignment);
+      this.options.onChange?.();
+      return { ok: true, detail: running.snapshot() } as const;
+    });
+  }
+
+  /** Stops a source and reports the last sequence it used; releasing a source not running here succeeds with 0. */
+  release(version: number, key: string): Promise<PoolOutcome<ReleasedSource>> {
+    return this.serially(async () => {
+      if (version < this.version) return this.stale('release', version);
+      this.version = version;
+      this.rejected.delete(key);
+      const lastSequence = await this.stopSource(key);
+      this.options.onChange?.();
+      return { ok: true, detail: { key, lastSequence: lastSequence ?? 0 } } as const;
+    });
+  }
+
+  /** Stops every source (pod shutdown). */
+  close(): Promise<void> {
+    return this.serially<void>(async () => {
+      this.closed = true;
+      await Promise.all([...this.sources.keys()].map((key) => this.stopSource(key)));
+    });
+  }
+
+  private async converge(version: number, entries: unknown[]): Promise<ConvergeSummary> {
+    const wanted = new Map<string, SourceAssignment>();
+    this.rejected.clear();
+    for (const entry of entries) {
+      const parsed = SourceAssignmentSchema.safeParse(entry);
+      if (parsed.success) {
+        wanted.set(parsed.data.key, parsed.data);
+        continue;
+      }
+      // A bad entry is refused on that source alone; the rest of the set still converges.
+      const key = typeof (entry as { key?: unknown }).key === 'string' ? (entry as { key: string }).key : '?';
+      this.rejected.set(
+        key,
+        parsed.error.issues.map((i) => `${i.path.join('.') || 'entry'}: ${i.message}`).join('; '),
+      );
+    }
+    let started = 0;
+    let changed = 0;
+    const gone = [...this.sources.keys()].filter((key) => !wanted.has(key));
+    await Promise.all(gone.map((key) => this.stopSource(key)));
+    for (const assignment of wanted.values()) {
+      const before = this.sources.get(assignment.key);
+      const generation = before?.generation;
+      const after = await this.run(assignment);
+      if (!before || after !== before) started++;
+      else if (after.generation !== generation) changed++;
+    }
+    this.version = version;
+    this.options.onChange?.();
+    return {
+      version,
+      running: this.sources.size,
+      started,
+      changed,
+      stopped: gone.length,
+      rejected: this.rejected.size,
+    };
+  }
+
+  private async run(assignment: SourceAssignment): Promise<PooledSource> {
+    const current = this.sources.get(assignment.key);
+    if (current?.canApply(assignment)) {
+      current.apply(assignment);
+      return current;
+    }
+    // A different incarnation, sink or extensions: stop the old emitter before the new one starts.
+    const previous = current ? await this.stopSource(assignment.key) : undefined;
+    const next = new PooledSource(
+      current && current.uid === assignment.uid && previous !== undefined
+        ? { ...assignment, lastSequence: Math.max(assignment.lastSequence, previous) }
+        : assignment,
+      this.options,
+    );
+    this.sources.set(assignment.key, next);
+    return next;
+  }
+
+  private async stopSource(key: string): Promise<number | undefined> {
+    const source = this.sources.get(key);
+    if (!source) return undefined;
+    this.sources.delete(key);
+    return source.stop(this.options.stopDeadlineMs ?? 2_000);
+  }
+
+  private stale(what: string, version: number): PoolOutcome<never> {
+    return {
+      ok: false,
+      reason: REASON_STALE_VERSION,
+      message: `${what} of assignment version ${version} is older than version ${this.version} already applied; not applied`,
+    };
+  }
+
+  private serially<T>(op: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('pool is shut down'));
+    const next = this.chain.then(op, op);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+}

@@ -1,0 +1,3 @@
+module example.invalid/samplesource/pause
+
+go 1.26.0
