@@ -21,18 +21,15 @@ export default {
       ...common,
       displayName: 'unit',
       // Pure code and real loopback sockets; no Kubernetes needed.
-      testMatch: [
-        '<rootDir>/{control,adapter,scripts}/**/*.test.ts',
-        '<rootDir>/{contract,operator}/**/*.unit.test.ts',
-        // Operator and adapter processes together over real sockets, no Kubernetes.
-        '<rootDir>/test/integration/**/*.test.ts',
-      ],
+      // One naming scheme across the tree: *.unit.test.ts, *.cluster.test.ts, *.e2e.test.ts; the
+      // unit tier includes test/integration/ (operator and adapter processes over real sockets, no Kubernetes).
+      testMatch: ['<rootDir>/{contract,control,adapter,operator,scripts,test/integration}/**/*.unit.test.ts'],
     },
     {
       ...common,
       displayName: 'cluster',
       // Everything that talks to the real kube-apiserver: one control plane per run.
-      testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/operator/**/*.cluster.test.ts'],
+      testMatch: ['<rootDir>/{test,operator}/**/*.cluster.test.ts'],
       // End-to-end tests install config/ into their own control plane: jest.e2e.config.js.
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/', '<rootDir>/test/integration/'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',

@@ -8,7 +8,7 @@ import { common } from './jest.config.js';
 export default {
   ...common,
   displayName: 'e2e',
-  testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+  testMatch: ['<rootDir>/test/e2e/**/*.e2e.test.ts'],
   // The scenarios only a real node can check run only there (not on the node agent, not on kind).
   testPathIgnorePatterns:
     (process.env.E2E_PLATFORM ?? 'node') === 'node' ? [] : ['/real-node\\.e2e\\.test\\.ts$'],

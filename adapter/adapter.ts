@@ -7,7 +7,7 @@ import { adapterIdentity } from '../contract/identities.js';
 import { heartbeatSource } from '../contract/cloudevents.js';
 import { describeState, registerCommands } from './commands.js';
 import type { AdapterConfig } from './config.js';
-import { HealthServer } from './health.js';
+import { HealthServer } from '../control/health.js';
 import { Heartbeat } from './heartbeat.js';
 import { createMetrics, type AdapterMetrics } from './metrics.js';
 import { SinkSender } from './sender.js';
@@ -112,15 +112,20 @@ export async function startAdapter(
   server.onSessionOpen((session) => session.notify(NOTIFICATION_ADAPTER_STATE, store.snapshot()));
 
   let ready = false;
-  const health = new HealthServer({ ready: () => ready }, metrics.registry);
+  const health = new HealthServer({
+    host: config.healthAddress,
+    port: config.healthPort,
+    ready: () => (ready ? undefined : 'not ready'),
+    registry: metrics.registry,
+  });
   let controlPort: number;
   let healthPort: number;
   try {
     controlPort = await server.start();
-    healthPort = await health.listen(config.healthAddress, config.healthPort);
+    healthPort = await health.start();
   } catch (err) {
     publisher.close();
-    await Promise.allSettled([server.close(0), health.close(), sender.close()]);
+    await Promise.allSettled([server.close(0), health.stop(), sender.close()]);
     throw err;
   }
   heartbeat.start();
@@ -150,7 +155,7 @@ export async function startAdapter(
         publisher.publishNow();
         publisher.close();
         await server.close(Math.min(1_000, config.shutdownTimeoutMs));
-        await health.close();
+        await health.stop();
         await sender.close();
         const s = store.snapshot();
         logger.info(

@@ -73,7 +73,7 @@ export class DevSink {
         decoded[name] = isCeAttributeHeader(name) ? decodeCeHeaderValue(text) : text;
       }
       const parsed = HTTP.toEvent({ headers: decoded, body });
-      event = (Array.isArray(parsed) ? parsed[0] : parsed) as CloudEventV1<unknown>;
+      event = Array.isArray(parsed) ? parsed[0] : parsed;
     } catch (err) {
       error = (err as Error).message;
     }

@@ -111,9 +111,9 @@ export function retryDelay(
 /** How a sender waits and draws jitter; tests pass virtual ones. */
 export interface SenderTiming {
   /** Waits `ms`, rejecting when `signal` fires. Default: a real timer. */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Uniform in [0, 1). Default Math.random. */
-  random(): number;
+  random: () => number;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -3,12 +3,11 @@
 // re-anchors at max(now, last tick + interval): the new cadence starts from the next tick and
 // never produces two ticks closer together than an interval (no burst, no catch-up).
 
-/** Monotonic milliseconds. */
-export type Clock = () => number;
+import { SYSTEM_CLOCK, type Clock, type ClockTimer } from '../control/clock.js';
 
 /** Fires `onTick(scheduledAt)` every `intervalMs` while running. */
 export class Ticker {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
   private running = false;
   private anchor = 0;
   private count = 0;
@@ -17,7 +16,8 @@ export class Ticker {
   constructor(
     private intervalMs: number,
     private readonly onTick: (scheduledAt: number) => void,
-    private readonly clock: Clock = () => performance.now(),
+    /** Time and timers; virtual in tests. Default the system clock. */
+    private readonly clock: Clock = SYSTEM_CLOCK,
   ) {}
 
   /** The interval in force. */
@@ -40,7 +40,7 @@ export class Ticker {
   /** Stops ticking; start() resumes without a burst. */
   stop(): void {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
   }
 
@@ -49,13 +49,13 @@ export class Ticker {
     if (ms === this.intervalMs) return;
     this.intervalMs = ms;
     if (this.running) {
-      if (this.timer) clearTimeout(this.timer);
+      this.timer?.cancel();
       this.reanchor();
     }
   }
 
   private reanchor(): void {
-    const now = this.clock();
+    const now = this.clock.now();
     this.anchor = this.lastTick === undefined ? now : Math.max(now, this.lastTick + this.intervalMs);
     this.count = 0;
     this.arm();
@@ -63,13 +63,13 @@ export class Ticker {
 
   private arm(): void {
     const due = this.anchor + this.count * this.intervalMs;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, due - this.clock()));
+    this.timer = this.clock.setTimer(() => this.fire(), Math.max(0, due - this.clock.now()));
   }
 
   private fire(): void {
     this.timer = undefined;
     if (!this.running) return;
-    const now = this.clock();
+    const now = this.clock.now();
     let due = this.anchor + this.count * this.intervalMs;
     if (due - now >= 1) {
       // Timers may wake a hair early against this clock: wait out the rest.

@@ -198,7 +198,7 @@ async function badStream(
 const STREAM_LEVEL: Record<string, { count: number; bytes: () => Buffer }> = {
   'garbage bytes (not protobuf)': {
     count: 2000,
-    bytes: () => Buffer.from([0xff, 0xff, 0xff, 0x0f, 0x01, 0x02, ...Array(32).fill(0x9a)]),
+    bytes: () => Buffer.from([0xff, 0xff, 0xff, 0x0f, 0x01, 0x02, ...Array<number>(32).fill(0x9a)]),
   },
   'command before hello': {
     count: 2000,

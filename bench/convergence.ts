@@ -60,7 +60,7 @@ export async function measureConvergence(
   const out: ConvergenceSample[] = [];
   const failures: string[] = [];
   // Always patch to the interval the source does not have, or the patch is a no-op (same generation).
-  let current = String((await getSource(ns, name)).spec.interval ?? '');
+  let current = String(((await getSource(ns, name)).spec.interval as string | undefined) ?? '');
   for (let i = 0; i < samples; i++) {
     const interval = current === INTERVALS[0] ? INTERVALS[1]! : INTERVALS[0]!;
     current = interval;

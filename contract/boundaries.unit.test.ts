@@ -1,8 +1,11 @@
 // The module boundaries of docs/decisions/0007-module-boundaries.md are enforced by the lint;
 // this checks that the rule really fires (and stays quiet on allowed imports).
 import { ESLint } from 'eslint';
+import tseslint from 'typescript-eslint';
 
-const eslint = new ESLint();
+// The synthetic paths below are not files of the TypeScript project, so type-aware parsing (and
+// the type-checked rules) is switched off for them; the boundary rules come from eslint.config.js.
+const eslint = new ESLint({ overrideConfig: [tseslint.configs.disableTypeChecked] });
 
 async function restrictedImports(filePath: string, specifier: string): Promise<string[]> {
   const [result] = await eslint.lintText(`export * from '${specifier}';\n`, { filePath });
@@ -33,5 +36,15 @@ describe('import boundaries', () => {
     ['contract/x.ts', './duration.js'],
   ])('%s may import %s', async (file, specifier) => {
     expect(await restrictedImports(file, specifier)).toEqual([]);
+  });
+});
+
+describe('type-checked lint rules', () => {
+  it('refuse a floating promise in a real project file', async () => {
+    const typed = new ESLint();
+    const source = 'export async function later(): Promise<number> {\n  return 1;\n}\nlater();\n';
+    const [result] = await typed.lintText(source, { filePath: 'contract/duration.ts' });
+    const rules = (result?.messages ?? []).map((m) => m.ruleId);
+    expect(rules).toContain('@typescript-eslint/no-floating-promises');
   });
 });

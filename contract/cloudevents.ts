@@ -39,7 +39,7 @@ export const RESERVED_CE_ATTRIBUTES: ReadonlySet<string> = new Set([
   'schemaurl',
   'datacontentencoding',
   // Not an attribute: a method of the SDK's CloudEvent, which an extension would shadow (its
-  // constructor then throws "this.validate is not a function"); found by adapter/contract-ce.test.ts.
+  // constructor then throws "this.validate is not a function"); found by adapter/contract-ce.unit.test.ts.
   'validate',
   // Object.prototype.constructor: the SDK looks attribute names up in plain objects, so
   // HTTP.binary throws on an extension of this name (also found by the property test).

@@ -46,7 +46,7 @@ export function parseDuration(text: string): number {
     const scale = UNIT_MS[unit];
     if (scale === undefined) fail(`unknown unit ${JSON.stringify(unit)} (use ns, us, ms, s, m or h)`);
     total += Number(`${intPart || '0'}.${fracPart ?? ''}0`) * scale!;
-    rest = rest.slice(whole!.length);
+    rest = rest.slice(whole.length);
   }
   if (!Number.isFinite(total)) fail('out of range');
   return sign * total;

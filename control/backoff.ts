@@ -1,5 +1,6 @@
 // Reconnect delays: exponential with jitter and a cap, and no attempt limit (the Knative original
-// gave up after ten tries, leaving a dead connection in its pool).
+// gave up after ten tries, leaving a dead connection in its pool). The one backoff of the tree:
+// the control client, the operator runtime's informers and its per-key work queue retries use it.
 
 /**
  * Backoff settings. Defaults: 100 ms initial, 1 s cap, x2 per attempt, 20 % jitter. The cap is short on purpose: a
@@ -26,4 +27,28 @@ export function backoffDelay(
   const base = Math.min(max, initial * Math.pow(multiplier, Math.min(attempt, 60)));
   const spread = base * jitter;
   return Math.max(0, Math.min(max, base - spread + random() * 2 * spread));
+}
+
+/** A stateful {@link backoffDelay}: `next()` grows the delay, `reset()` after a success. Same defaults. */
+export class Backoff {
+  private attempt = 0;
+
+  constructor(
+    private readonly options: BackoffOptions = {},
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** The delay before the next attempt (and counts it). */
+  next(): number {
+    return backoffDelay(this.attempt++, this.options, this.random);
+  }
+
+  /** Attempts counted since the last reset. */
+  get attempts(): number {
+    return this.attempt;
+  }
+
+  reset(): void {
+    this.attempt = 0;
+  }
 }

@@ -29,7 +29,7 @@ export function parseJsonExact(text: string): unknown {
 }
 
 // JSON.rawJSON (Node 21+) is not in TypeScript's lib yet.
-const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+const rawJSON = (JSON as unknown as { rawJSON: (text: string) => unknown }).rawJSON;
 
 /** JSON.stringify that writes a bigint as an exact JSON integer (the inverse of parseJsonExact). */
 export function stringifyJsonExact(value: unknown): string {

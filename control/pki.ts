@@ -77,11 +77,11 @@ async function privateKeyPem(key: CryptoKey): Promise<string> {
 async function importPrivateKey(keyPem: string): Promise<CryptoKey> {
   const der = x509.PemConverter.decode(keyPem)[0];
   if (!der) throw new Error('no PEM block in private key');
-  return (await webcrypto.subtle.importKey('pkcs8', der, ECDSA_P256, true, ['sign'])) as CryptoKey;
+  return await webcrypto.subtle.importKey('pkcs8', der, ECDSA_P256, true, ['sign']);
 }
 
 async function generateKeys(): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(ECDSA_P256, true, ['sign', 'verify'])) as CryptoKeyPair;
+  return await webcrypto.subtle.generateKey(ECDSA_P256, true, ['sign', 'verify']);
 }
 
 /** Creates a self-signed CA. */

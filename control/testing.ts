@@ -1,4 +1,4 @@
-// Test fixtures for the control protocol (used by control/*.test.ts and handy for adapter/operator
+// Test fixtures for the control protocol (used by control/*.unit.test.ts and handy for adapter/operator
 // tests): certificates for a server and a client, log capture, and polling helpers. Not for production.
 import * as grpc from '@grpc/grpc-js';
 import { ControlServer } from './server.js';
@@ -42,17 +42,18 @@ export async function makeTestPki(commonName = 'control-test-ca'): Promise<TestP
 /** Whatever a test opened, closed after it (newest first): `afterEach(closeAll)`, `track(server)`. */
 export function closeTracker(): {
   cleanups: Array<() => Promise<void> | void>;
-  track<T extends { close(): Promise<void> | void }>(x: T): T;
-  closeAll(): Promise<void>;
+  track: <T extends { close(): Promise<void> | void }>(x: T) => T;
+  closeAll: () => Promise<void>;
 } {
+  // Functions, not methods: tests destructure them (`const { track, closeAll } = closeTracker()`).
   const cleanups: Array<() => Promise<void> | void> = [];
   return {
     cleanups,
-    track(x) {
+    track: (x) => {
       cleanups.push(() => x.close());
       return x;
     },
-    async closeAll() {
+    closeAll: async () => {
       for (const c of cleanups.splice(0).reverse()) await c();
     },
   };

@@ -46,7 +46,8 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs 
 function watchConditions(cp: ControlPlane): () => void {
   let last = '';
   let busy = false;
-  const timer = setInterval(async () => {
+  const timer = setInterval(() => void poll(), 500);
+  async function poll(): Promise<void> {
     if (busy) return;
     busy = true;
     try {
@@ -79,7 +80,7 @@ function watchConditions(cp: ControlPlane): () => void {
     } finally {
       busy = false;
     }
-  }, 500);
+  }
   return () => clearInterval(timer);
 }
 

@@ -95,7 +95,7 @@ describe('config/ and example.yaml', () => {
       'samplesource.samples.knative.dev/sample-source created (server dry run)',
     );
     kubectl(['-n', 'example', 'apply', '-f', EXAMPLE]);
-    const spec = JSON.parse(
+    const spec: unknown = JSON.parse(
       kubectl(['-n', 'example', 'get', 'samplesource', 'sample-source', '-o', 'jsonpath={.spec}']),
     );
     expect(spec).toEqual({
@@ -112,7 +112,7 @@ describe('config/ and example.yaml', () => {
       ['-n', 'defaults', 'apply', '-f', '-'],
       sampleSource('minimal', '  sink:\n    uri: http://display.example/'),
     );
-    const spec = JSON.parse(
+    const spec: unknown = JSON.parse(
       kubectl(['-n', 'defaults', 'get', 'samplesrc', 'minimal', '-o', 'jsonpath={.spec}']),
     );
     expect(spec).toEqual({
@@ -247,7 +247,9 @@ describe('config/ and example.yaml', () => {
       ['-n', 'columns', 'apply', '-f', '-'],
       sampleSource('printed', '  interval: 2s\n  sink: {uri: "http://display.example/"}'),
     );
-    const object = JSON.parse(kubectl(['-n', 'columns', 'get', 'samplesource', 'printed', '-o', 'json']));
+    const object: unknown = JSON.parse(
+      kubectl(['-n', 'columns', 'get', 'samplesource', 'printed', '-o', 'json']),
+    );
     const adapter = { image: 'samplesource-adapter:0.1.0' };
     // The world as the operator would see it with one ready adapter that applied generation 1.
     const parsed = parseSampleSource(object);
@@ -277,7 +279,7 @@ describe('config/ and example.yaml', () => {
       '-p',
       JSON.stringify({ status: plan.status }),
     ]);
-    const stored = JSON.parse(
+    const stored: unknown = JSON.parse(
       kubectl(['-n', 'columns', 'get', 'samplesource', 'printed', '-o', 'jsonpath={.status}']),
     );
     expect(stored).toEqual(plan.status);
@@ -342,7 +344,7 @@ describe('config/ and example.yaml', () => {
   });
 
   it('labels the CRD as a Knative source', () => {
-    const labels = JSON.parse(
+    const labels: unknown = JSON.parse(
       kubectl(['get', 'crd', 'samplesources.samples.knative.dev', '-o', 'jsonpath={.metadata.labels}']),
     );
     expect(labels).toMatchObject({
@@ -426,8 +428,11 @@ describe('config/ and example.yaml', () => {
           },
         });
       const allowed = () =>
-        JSON.parse(kubectl(['create', '-o', 'json', '-f', '-'], review('example.com', 'widgets'))).status
-          .allowed === true;
+        (
+          JSON.parse(kubectl(['create', '-o', 'json', '-f', '-'], review('example.com', 'widgets'))) as {
+            status: { allowed?: boolean };
+          }
+        ).status.allowed === true;
       expect(allowed()).toBe(false);
       kubectl(
         ['apply', '-f', '-'],

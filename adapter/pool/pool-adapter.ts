@@ -6,7 +6,7 @@ import { Gauge } from 'prom-client';
 import { ControlServer } from '../../control/index.js';
 import { POOL_IDENTITY } from '../../contract/identities.js';
 import { NOTIFICATION_POOL_STATE } from '../../contract/pool.js';
-import { HealthServer } from '../health.js';
+import { HealthServer } from '../../control/health.js';
 import { createMetrics, type AdapterMetrics } from '../metrics.js';
 import { registerPoolCommands } from './commands.js';
 import type { PoolConfig } from './config.js';
@@ -128,14 +128,19 @@ export async function startPoolAdapter(
   leaseCheck.unref();
 
   let ready = false;
-  const health = new HealthServer({ ready: () => ready }, metrics.registry);
+  const health = new HealthServer({
+    host: config.healthAddress,
+    port: config.healthPort,
+    ready: () => (ready ? undefined : 'not ready'),
+    registry: metrics.registry,
+  });
   let controlPort: number;
   let healthPort: number;
   try {
     controlPort = await server.start();
-    healthPort = await health.listen(config.healthAddress, config.healthPort);
+    healthPort = await health.start();
   } catch (err) {
-    await Promise.allSettled([server.close(0), health.close()]);
+    await Promise.allSettled([server.close(0), health.stop()]);
     throw err;
   }
   ready = true;
@@ -158,7 +163,7 @@ export async function startPoolAdapter(
         await pool.close();
         if (timer) clearTimeout(timer);
         await server.close(Math.min(1_000, config.shutdownTimeoutMs));
-        await health.close();
+        await health.stop();
         logger.info({ sources: count }, `pool adapter stopped (${count} sources stopped)`);
       })();
       return closing;

@@ -150,10 +150,10 @@ export class SourcePool {
 
   /** Stops every source (pod shutdown). */
   close(): Promise<void> {
-    return this.serially(async () => {
+    return this.serially<void>(async () => {
       this.closed = true;
       await Promise.all([...this.sources.keys()].map((key) => this.stopSource(key)));
-    }) as Promise<void>;
+    });
   }
 
   private async converge(version: number, entries: unknown[]): Promise<ConvergeSummary> {

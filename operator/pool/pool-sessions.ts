@@ -436,7 +436,7 @@ export class PoolSessions {
         if (r.reason === 'StaleAssignmentVersion') return; // a newer snapshot or increment already covers it
         book.phase = 'rejected';
         book.message = rejected.get(key);
-      } else if (p.kind === 'upsert' || 'running' in ((r.detail ?? {}) as object) || p.kind === 'snapshot') {
+      } else if (p.kind === 'upsert' || 'running' in (r.detail ?? {}) || p.kind === 'snapshot') {
         if (book.phase !== 'releasing') book.phase = 'running';
         book.message = undefined;
         const reported = p.generations![i]!;

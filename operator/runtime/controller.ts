@@ -2,6 +2,7 @@
 // the reconciler for one key at a time. The reconciler is one function; everything around it
 // (dedup, serialisation per key, retries with backoff, requeue-after, logs, metrics) lives here.
 import { WorkQueue } from './workqueue.js';
+import { SYSTEM_CLOCK, sleepOn, type Clock } from '../../control/clock.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { Informer } from './informer.js';
 import type { ChannelSource } from './channel-source.js';
@@ -53,6 +54,8 @@ export interface ControllerOptions {
   rateLimiter?: RateLimiter;
   logger?: Logger;
   metrics?: RuntimeMetrics;
+  /** Time for requeue-after, retries and the stop deadline. Default the system clock. */
+  clock?: Clock;
 }
 
 /** Maps an informer event to the requests it should trigger. */
@@ -77,7 +80,7 @@ export class Controller {
 
   /** The primary resource: each of its objects is reconciled under its own key. */
   for<T extends KubeObject>(informer: Informer<T>, ...predicates: Predicate<T>[]): this {
-    this.primaries.push(informer as unknown as Informer<KubeObject>);
+    this.primaries.push(informer);
     return this.watches(informer, (obj) => [objectKey(obj)], ...predicates);
   }
 
@@ -147,6 +150,7 @@ export class Controller {
     this.abort = new AbortController();
     this.queue = new WorkQueue({
       rateLimiter: this.options.rateLimiter,
+      clock: this.options.clock,
       onDepth: (d) => metrics?.queueDepth.set(label, d),
       onAdd: () => metrics?.queueAdds.inc(label),
     });
@@ -166,10 +170,10 @@ export class Controller {
     if (!queue || queue.isShuttingDown) return this.stopping;
     queue.shutdown();
     this.stopping = (async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+      const drainedOrDeadline = new AbortController();
+      const deadline = sleepOn(this.options.clock ?? SYSTEM_CLOCK, graceMs, drainedOrDeadline.signal);
       await Promise.race([queue.drained(), deadline]);
-      clearTimeout(timer);
+      drainedOrDeadline.abort(); // cancels the deadline's timer
       const abandoned = queue.inFlight;
       this.abort.abort();
       await Promise.all(this.workers);
@@ -237,7 +241,13 @@ export class Controller {
         const delayMs = Math.round(queue.addRateLimited(key));
         metrics?.retries.inc({ controller: this.name });
         log.warn(
-          { durationMs, result, retries: retries + 1, delayMs, err: (err as Error)?.message ?? String(err) },
+          {
+            durationMs,
+            result,
+            retries: retries + 1,
+            delayMs,
+            err: err instanceof Error ? err.message : JSON.stringify(err),
+          },
           'reconcile failed; retrying',
         );
       }

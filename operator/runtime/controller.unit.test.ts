@@ -1,6 +1,7 @@
 import { Controller, TerminalError, type Reconciler } from './controller.js';
 import { defaultRateLimiter } from './rate-limiter.js';
 import { RuntimeMetrics } from './metrics.js';
+import { ManualClock } from '../../control/clock.js';
 
 const until = async (what: string, check: () => boolean, timeoutMs = 5_000) => {
   const deadline = Date.now() + timeoutMs;
@@ -106,5 +107,37 @@ describe('Controller', () => {
     expect(aborted).toBe(1);
     c.enqueue('ns/ignored');
     expect(c.running).toBe(false);
+  });
+
+  it('on virtual time: retries at exactly the doubled backoff and requeues after the asked delay', async () => {
+    const clock = new ManualClock();
+    const attempts: number[] = [];
+    const passes: number[] = [];
+    const c = new Controller({
+      name: 't',
+      clock,
+      rateLimiter: defaultRateLimiter({ baseDelayMs: 20, clock }),
+      reconcile: async (req) => {
+        if (req.name === 'bad') {
+          attempts.push(clock.now());
+          if (attempts.length < 5) throw new Error('not yet');
+          return;
+        }
+        passes.push(clock.now());
+        return passes.length < 3 ? { requeueAfterMs: 60_000 } : undefined;
+      },
+    });
+    c.start();
+    c.enqueue('ns/bad');
+    c.enqueue('ns/poll');
+    await clock.advance(0);
+    await clock.advance(20 + 40 + 80 + 160 + 1);
+    expect(attempts).toEqual([0, 20, 60, 140, 300]);
+    await clock.advance(2 * 60_000);
+    expect(passes).toEqual([0, 60_000, 120_000]);
+    await clock.advance(10 * 60_000);
+    expect(attempts).toHaveLength(5);
+    expect(passes).toHaveLength(3);
+    await c.stop(1_000);
   });
 });

@@ -162,7 +162,7 @@ describe('Tracker + DynamicInformers (real API server, custom Addressable)', () 
     expect(informers.watchedKinds()).toEqual([]);
     expect(informers.problem({ apiVersion, kind })).toMatchObject({
       reason: 'Forbidden',
-      message: expect.stringContaining('duck.knative.dev/addressable: "true"'),
+      message: expect.stringContaining('duck.knative.dev/addressable: "true"') as unknown,
     });
 
     // The aggregated role exactly as config/ ships it, bound to this user, plus one labelled role.

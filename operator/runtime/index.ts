@@ -3,7 +3,8 @@
 export * from './client.js';
 export * from './objects.js';
 export * from './cache.js';
-export * from './backoff.js';
+export * from './sleep.js';
+export { Backoff, backoffDelay, type BackoffOptions } from '../../control/backoff.js';
 export * from './informer.js';
 export * from './rate-limiter.js';
 export * from './workqueue.js';
@@ -17,7 +18,8 @@ export * from './events.js';
 export * from './conditions.js';
 export * from './status.js';
 export * from './metrics.js';
-export * from './health.js';
+// One probe server for the operator and the adapter: it lives in control/, which both may import.
+export { HealthServer, type HealthServerOptions } from '../../control/health.js';
 export * from './manager.js';
 export * from './logger.js';
 export * from './tracker.js';

@@ -43,7 +43,7 @@ class FaultProxy {
       upstream.on('end', () => client.end());
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
-    this.port = (this.server!.address() as { port: number }).port;
+    this.port = (this.server.address() as { port: number }).port;
   }
 
   /** Breaks every open connection. */

@@ -6,7 +6,8 @@
 import type { z } from 'zod';
 import { isGone, ApiError, type KubeClient } from './client.js';
 import { Cache, type Lister } from './cache.js';
-import { Backoff, sleep, type BackoffOptions } from './backoff.js';
+import { Backoff, type BackoffOptions } from '../../control/backoff.js';
+import { SYSTEM_CLOCK, sleepOn, type Clock } from '../../control/clock.js';
 import { kubeObjectSchema, objectKey, resourcePath, type KubeObject, type ResourceType } from './objects.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -37,8 +38,10 @@ export interface InformerOptions<T extends KubeObject> {
   idleTimeoutMs?: number;
   /** Call `onUpdate(obj, obj)` for every cached object this often. Default 0 (off). */
   resyncPeriodMs?: number;
-  /** Reconnect backoff. Default 500 ms doubling to 30 s. */
+  /** Reconnect backoff. Default 500 ms doubling to 30 s, 20 % jitter either way. */
   backoff?: BackoffOptions;
+  /** Time for the reconnect waits. Default the system clock. */
+  clock?: Clock;
   /** Page size of lists. Default 500. */
   pageSize?: number;
   logger?: Logger;
@@ -86,7 +89,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     private readonly options: InformerOptions<T>,
   ) {
     this.schema = options.schema ?? (kubeObjectSchema as unknown as z.ZodType<T>);
-    this.backoff = new Backoff(options.backoff);
+    this.backoff = new Backoff({ initialMs: 500, maxMs: 30_000, ...options.backoff });
     this.resourceLabel = `${options.resource.plural}.${options.resource.apiVersion}`;
     this.log = (options.logger ?? silentLogger()).child({
       informer: this.resourceLabel,
@@ -166,7 +169,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         const healthy = await this.watch(signal);
         this.options.metrics?.watchRestarts.inc({ resource: this.resourceLabel, cause: 'closed' });
         if (healthy) this.backoff.reset();
-        else await sleep(this.backoff.next(), signal);
+        else await sleepOn(this.options.clock ?? SYSTEM_CLOCK, this.backoff.next(), signal);
       } catch (err) {
         if (signal.aborted) break;
         if (isGone(err) && !needList) {
@@ -191,7 +194,7 @@ export class Informer<T extends KubeObject = KubeObject> {
           { err: (err as Error).message, delayMs: Math.round(delay), needList },
           'list/watch failed; retrying',
         );
-        await sleep(delay, signal);
+        await sleepOn(this.options.clock ?? SYSTEM_CLOCK, delay, signal);
       }
     }
   }

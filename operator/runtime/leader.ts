@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from './client.js';
-import { sleep } from './backoff.js';
+import { sleep } from './sleep.js';
 import { deepEqual } from './status.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { silentLogger, type Logger } from './logger.js';

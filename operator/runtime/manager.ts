@@ -8,11 +8,12 @@ import { Informer, type InformerOptions } from './informer.js';
 import { Controller, type ControllerOptions } from './controller.js';
 import { LeaderElector, type LeaderElectionOptions } from './leader.js';
 import { EventRecorder, type EventRecorderOptions } from './events.js';
-import { HealthServer } from './health.js';
+import { HealthServer } from '../../control/health.js';
 import { RuntimeMetrics } from './metrics.js';
 import { RunnableGroup, needsLeaderElection, type Runnable } from './runnable.js';
 import { defaultLogger, type Logger } from './logger.js';
 import type { KubeObject } from './objects.js';
+import type { Clock } from '../../control/clock.js';
 
 /** Options of {@link Manager}. */
 export interface ManagerOptions {
@@ -29,6 +30,8 @@ export interface ManagerOptions {
   health?: { port?: number; host?: string } | false;
   /** How long in-flight reconciles may run after shutdown starts. Default 30 s. */
   gracefulShutdownMs?: number;
+  /** The clock of the controllers' queues and the informers' retries. Default the system clock. */
+  clock?: Clock;
 }
 
 /** Runs informers, controllers, leader election and the health server together. */
@@ -82,10 +85,11 @@ export class Manager {
     let informer = this.informers.get(key);
     if (!informer) {
       informer = new Informer<T>(this.client, {
+        ...(this.options.clock ? { clock: this.options.clock } : {}),
         ...options,
         logger: this.log,
         metrics: this.metrics,
-      }) as unknown as Informer<KubeObject>;
+      });
       this.informers.set(key, informer);
       if (this.started) informer.start();
     }
@@ -94,7 +98,12 @@ export class Manager {
 
   /** A controller whose workers run only while this instance leads. Wire it with for/owns/watches. */
   controller(options: Omit<ControllerOptions, 'logger' | 'metrics'>): Controller {
-    const controller = new Controller({ ...options, logger: this.log, metrics: this.metrics });
+    const controller = new Controller({
+      ...(this.options.clock ? { clock: this.options.clock } : {}),
+      ...options,
+      logger: this.log,
+      metrics: this.metrics,
+    });
     this.controllers.push(controller);
     return controller;
   }

@@ -32,9 +32,8 @@ export function metadataChanged<T extends KubeObject>(): Predicate<T> {
 /** An event passes when any of the predicates lets it through. */
 export function anyOf<T extends KubeObject>(...predicates: Predicate<T>[]): Predicate<T> {
   const pass = (p: Predicate<T>, kind: keyof Predicate<T>, a: T, b?: T): boolean => {
-    const f = p[kind];
-    if (!f) return true;
-    return kind === 'update' ? (f as (o: T, n: T) => boolean)(a, b ?? a) : (f as (o: T) => boolean)(a);
+    if (kind === 'update') return p.update?.(a, b ?? a) ?? true;
+    return p[kind]?.(a) ?? true;
   };
   return {
     add: (o) => predicates.some((p) => pass(p, 'add', o)),

@@ -1,5 +1,7 @@
 // Retry delays for the work queue, after client-go's default controller rate limiter:
 // the larger of a per-key exponential backoff and an overall token bucket.
+import { backoffDelay } from '../../control/backoff.js';
+import { SYSTEM_CLOCK, type Clock } from '../../control/clock.js';
 
 /** Decides how long a key waits before it is retried. */
 export interface RateLimiter {
@@ -22,7 +24,8 @@ export class ExponentialRateLimiter implements RateLimiter {
   when(key: string): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
-    return Math.min(this.maxMs, this.baseMs * 2 ** n);
+    // Deterministic, as client-go's: the bucket, not jitter, spreads many keys' retries.
+    return backoffDelay(n, { initialMs: this.baseMs, maxMs: this.maxMs, multiplier: 2, jitter: 0 });
   }
   forget(key: string): void {
     this.failures.delete(key);
@@ -86,12 +89,16 @@ export interface DefaultRateLimiterOptions {
   qps?: number;
   /** Overall burst. Default 100. */
   burst?: number;
+  /** The bucket's time. Default the system clock. */
+  clock?: Clock;
 }
 
 /** Per-key exponential backoff combined with an overall bucket, client-go style. */
 export function defaultRateLimiter(options: DefaultRateLimiterOptions = {}): RateLimiter {
   return new MaxOfRateLimiter(
     new ExponentialRateLimiter(options.baseDelayMs ?? 5, options.maxDelayMs ?? 300_000),
-    new BucketRateLimiter(options.qps ?? 10, options.burst ?? 100),
+    new BucketRateLimiter(options.qps ?? 10, options.burst ?? 100, () =>
+      (options.clock ?? SYSTEM_CLOCK).now(),
+    ),
   );
 }

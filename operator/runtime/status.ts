@@ -64,21 +64,35 @@ export async function updateStatus<T extends KubeObject & { status?: unknown }>(
   const attempts = options.attempts ?? 5;
   for (let attempt = 1; ; attempt++) {
     const current = await client.request<T>('GET', path);
-    const desired = compute(structuredClone(current));
-    if (deepEqual(current.status, desired)) return current;
     try {
-      return await client.request<T>('PATCH', `${path}/status`, {
-        contentType: PatchType.merge,
-        body: {
-          // The resourceVersion makes the patch conditional: a concurrent writer yields a 409.
-          metadata: { resourceVersion: current.metadata.resourceVersion },
-          status: mergePatch(current.status ?? {}, desired ?? {}),
-        },
-      });
+      return await writeStatus(client, resource, current, compute(structuredClone(current)));
     } catch (err) {
       if (!isConflict(err) || attempt >= attempts) throw err;
     }
   }
+}
+
+/**
+ * Merge-patches `/status` of `current` (as read) to `status`, guarded by its resourceVersion: a
+ * concurrent writer makes it fail with a 409 ({@link isConflict}); the caller re-reads and
+ * re-plans. Writes nothing and resolves with `current` when the status already matches.
+ */
+export async function writeStatus<T extends KubeObject & { status?: unknown }>(
+  client: KubeClient,
+  resource: ResourceType,
+  current: T,
+  status: T['status'],
+): Promise<T> {
+  if (deepEqual(current.status, status)) return current;
+  const path = resourcePath(resource, current.metadata.namespace, current.metadata.name, 'status');
+  return client.request<T>('PATCH', path, {
+    contentType: PatchType.merge,
+    body: {
+      // The resourceVersion makes the patch conditional: a concurrent writer yields a 409.
+      metadata: { resourceVersion: current.metadata.resourceVersion },
+      status: mergePatch(current.status ?? {}, status ?? {}),
+    },
+  });
 }
 
 /**

@@ -3,6 +3,7 @@
 // during processing is remembered and delivered after `done`); delayed adds keep the earliest
 // time; failures are retried through a rate limiter.
 import { defaultRateLimiter, type RateLimiter } from './rate-limiter.js';
+import { SYSTEM_CLOCK, type Clock, type ClockTimer } from '../../control/clock.js';
 
 /** Options of {@link WorkQueue}. */
 export interface WorkQueueOptions {
@@ -12,6 +13,8 @@ export interface WorkQueueOptions {
   onDepth?: (depth: number) => void;
   /** Called for every key actually added (not deduplicated away). */
   onAdd?: () => void;
+  /** Time for delayed adds (and the default rate limiter's bucket). Default the system clock. */
+  clock?: Clock;
 }
 
 /** A deduplicating, per-key-serialising, rate-limited work queue. */
@@ -21,14 +24,16 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
   /** Delayed adds: key -> when it is due and its timer. */
-  private readonly waiting = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly waiting = new Map<string, { at: number; timer: ClockTimer }>();
+  private readonly clock: Clock;
   private readonly getters: Array<(key: string | undefined) => void> = [];
   private readonly drainWaiters: Array<() => void> = [];
   private shuttingDown = false;
   readonly rateLimiter: RateLimiter;
 
   constructor(private readonly options: WorkQueueOptions = {}) {
-    this.rateLimiter = options.rateLimiter ?? defaultRateLimiter();
+    this.clock = options.clock ?? SYSTEM_CLOCK;
+    this.rateLimiter = options.rateLimiter ?? defaultRateLimiter({ clock: this.clock });
   }
 
   /** Keys waiting to be handed out (not counting those being processed or delayed). */
@@ -73,15 +78,16 @@ export class WorkQueue {
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) return this.add(key);
-    const at = Date.now() + delayMs;
+    const at = this.clock.now() + delayMs;
     const pending = this.waiting.get(key);
     if (pending && pending.at <= at) return;
-    if (pending) clearTimeout(pending.timer);
-    const timer = setTimeout(() => {
-      this.waiting.delete(key);
-      this.add(key);
-    }, delayMs);
-    timer.unref();
+    pending?.timer.cancel();
+    const timer = this.clock
+      .setTimer(() => {
+        this.waiting.delete(key);
+        this.add(key);
+      }, delayMs)
+      .unref();
     this.waiting.set(key, { at, timer });
   }
 
@@ -126,7 +132,7 @@ export class WorkQueue {
   /** Stops handing out keys (waiting workers get `undefined`) and drops delayed adds. */
   shutdown(): void {
     this.shuttingDown = true;
-    for (const { timer } of this.waiting.values()) clearTimeout(timer);
+    for (const { timer } of this.waiting.values()) timer.cancel();
     this.waiting.clear();
     for (const getter of this.getters.splice(0)) getter(undefined);
   }

@@ -1,5 +1,6 @@
 import { WorkQueue } from './workqueue.js';
 import { BucketRateLimiter, ExponentialRateLimiter, defaultRateLimiter } from './rate-limiter.js';
+import { ManualClock } from '../../control/clock.js';
 
 describe('WorkQueue', () => {
   it('deduplicates a key that is already waiting', async () => {
@@ -35,6 +36,36 @@ describe('WorkQueue', () => {
     const started = Date.now();
     expect(await q.get()).toBe('a');
     expect(Date.now() - started).toBeLessThan(900);
+    q.shutdown();
+  });
+
+  it('addAfter on virtual time: due exactly at the earliest time asked, and once', async () => {
+    const clock = new ManualClock();
+    const q = new WorkQueue({ clock });
+    q.addAfter('a', 1_000);
+    q.addAfter('a', 20);
+    q.addAfter('a', 5_000);
+    let got: string | undefined;
+    void q.get().then((k) => (got = k));
+    await clock.advance(19);
+    expect(got).toBeUndefined();
+    await clock.advance(1);
+    expect(got).toBe('a');
+    q.done('a');
+    await clock.advance(10_000); // the later asks were dropped, not queued again
+    expect(q.length).toBe(0);
+    q.shutdown();
+  });
+
+  it('retries after the rate-limited delay, on virtual time', async () => {
+    const clock = new ManualClock();
+    const q = new WorkQueue({ clock, rateLimiter: defaultRateLimiter({ baseDelayMs: 100, clock }) });
+    const delays = [q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a')];
+    expect(delays).toEqual([100, 200, 400]); // each retry asks again; the earliest pending wins
+    await clock.advance(99);
+    expect(q.length).toBe(0);
+    await clock.advance(1);
+    expect(q.length).toBe(1);
     q.shutdown();
   });
 

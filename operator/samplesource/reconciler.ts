@@ -1,15 +1,17 @@
-// The SampleSource reconciler: observe (caches, the sink, the control sessions), plan (the pure
-// planReconcile), act (certificate Secret, Deployment, ApplyState commands, status, events).
-// It never waits for an adapter: results arrive asynchronously and re-queue the source.
+// The SampleSource reconciler: observe (the source read fresh, caches, the sink, the control
+// sessions), plan once (the pure planReconcile), act (certificate Secret, Deployment, ApplyState
+// commands, events, status). It never waits for an adapter: results arrive asynchronously and
+// re-queue the source.
 import type { V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
 import {
   ApiError,
+  isConflict,
   isNotFound,
   parseKey,
   resourcePath,
   type DynamicInformers,
   type Tracker,
-  updateStatus,
+  writeStatus,
   TerminalError,
   type EventRecorder,
   type KubeClient,
@@ -29,6 +31,9 @@ import { SOURCE_UID_LABEL } from './resources.js';
 import type { AdapterPod, AdapterSessions } from './sessions.js';
 import type { OperatorPki } from './operator-pki.js';
 
+/** What the reconciler needs of the control sessions (AdapterSessions, or a fake in table tests). */
+export type SessionsPort = Pick<AdapterSessions, 'sync' | 'reports' | 'send' | 'forget'>;
+
 /** What the reconciler reads and writes through. */
 export interface SampleSourceReconcilerDeps {
   client: KubeClient;
@@ -36,14 +41,16 @@ export interface SampleSourceReconcilerDeps {
   deployments: Lister<KubeObject>;
   pods: Lister<KubeObject>;
   secrets: Lister<KubeObject>;
-  sessions: AdapterSessions;
-  pki: OperatorPki;
-  recorder: EventRecorder;
+  sessions: SessionsPort;
+  pki: Pick<OperatorPki, 'caPem' | 'issueAdapter'>;
+  recorder: Pick<EventRecorder, 'event'>;
   plan: PlanOptions;
   /** Records which object each source's sink.ref names, so its changes re-queue the source. Default: none. */
   tracker?: Tracker;
   /** Discovery (and watches) of Addressable kinds. Default: plural guessed from the kind. */
   addressables?: DynamicInformers;
+  /** The clock. Default: the system time. */
+  now?: () => Date;
 }
 
 /** How soon a source whose sink could not be read (forbidden, API error) is reconciled again: 30 s. */
@@ -111,15 +118,18 @@ async function lookupSink(
   }
 }
 
-/** Makes sure the source's certificate Secret is current; issues (again) when it is missing, expiring or stale. */
 /**
  * Makes sure the source's certificate Secret is current; issues (again) when it is missing, expiring
  * or stale. Returns when the certificate in force must be renewed, so the reconcile can come back then.
  */
-async function ensureCertSecret(deps: SampleSourceReconcilerDeps, source: SampleSource): Promise<Date> {
+async function ensureCertSecret(
+  deps: SampleSourceReconcilerDeps,
+  source: SampleSource,
+  now: Date,
+): Promise<Date> {
   const key = `${source.metadata.namespace}/${certSecretName(source)}`;
   const existing = deps.secrets.get(key) as unknown as V1Secret | undefined;
-  const verdict = checkCertSecret(source, existing, { caPem: deps.pki.caPem, now: new Date() });
+  const verdict = checkCertSecret(source, existing, { caPem: deps.pki.caPem, now });
   const renewAt = (certPem: string) => new Date(notAfter(certPem).getTime() - DEFAULT_RENEW_BEFORE_MS);
   if (verdict.action === 'keep') {
     return renewAt(Buffer.from(existing!.data![CERT_KEY]!, 'base64').toString('utf8'));
@@ -135,7 +145,7 @@ async function ensureCertSecret(deps: SampleSourceReconcilerDeps, source: Sample
     await deps.client.request('POST', base, { body: secret });
   }
   deps.recorder.event(
-    source as unknown as KubeObject,
+    source,
     'Normal',
     'CertificateIssued',
     `Issued the adapter certificate in Secret ${secret.metadata!.name} (${verdict.reason})`,
@@ -147,31 +157,54 @@ async function applyDeployment(
   deps: SampleSourceReconcilerDeps,
   action: NonNullable<ReturnType<typeof planReconcile>['deployment']>,
 ) {
-  const d = action.deployment as V1Deployment;
+  const d = action.deployment;
   const base = `/apis/apps/v1/namespaces/${d.metadata!.namespace}/deployments`;
   if (action.action === 'create') await deps.client.request('POST', base, { body: d });
   else if (action.action === 'update')
     await deps.client.request('PUT', `${base}/${d.metadata!.name}`, { body: d });
 }
 
-/** Builds the reconciler function for SampleSources. */
+/** Reads the source from the API server (the cache may lag our own last status write); undefined when gone. */
+async function readSource(client: KubeClient, key: string): Promise<SourceObject | undefined> {
+  const { namespace, name } = parseKey(key);
+  try {
+    const fresh = await client.request<SourceObject>(
+      'GET',
+      resourcePath(SAMPLESOURCE_RESOURCE, namespace, name),
+    );
+    return fresh.metadata.deletionTimestamp ? undefined : fresh;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+type SourceObject = KubeObject & { status?: unknown };
+
+/**
+ * Builds the reconciler function for SampleSources. One pass: read the source once, plan once
+ * against it, act on the plan; the status patch is guarded by the read resourceVersion, and a
+ * conflict (someone wrote in between) re-queues the source to plan again against the newer object.
+ */
 export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconciler {
+  const clock = deps.now ?? (() => new Date());
   return async (_request: Request, ctx) => {
     const key = ctx.key;
-    const raw = deps.sources.get(key);
-    if (!raw || raw.metadata.deletionTimestamp) {
+    const cached = deps.sources.get(key);
+    const raw = cached && !cached.metadata.deletionTimestamp ? await readSource(deps.client, key) : undefined;
+    if (!raw) {
       // Children go with their owner (garbage collection); only the sessions are ours to close.
       deps.sessions.forget(key);
       deps.tracker?.untrack(key);
       return;
     }
     const parsed = parseSampleSource(raw);
-    const now = new Date();
+    const now = clock();
     let world: Parameters<typeof planReconcile>[1] = { readyPods: [], reports: new Map(), now };
     let renewCertAt: Date | undefined;
     if (parsed.ok) {
       const source = parsed.source;
-      renewCertAt = await ensureCertSecret(deps, source);
+      renewCertAt = await ensureCertSecret(deps, source, now);
       const pods = readyAdapterPods(deps.pods, source);
       deps.sessions.sync(key, source.metadata.namespace, source.metadata.name, pods);
       const sinkLookup = await lookupSink(deps, key, source);
@@ -182,6 +215,8 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
         ...(sinkLookup ? { sinkLookup } : {}),
         ...(deployment ? { deployment: deployment as unknown as V1Deployment } : {}),
         readyPods: pods.map((p) => p.name),
+        // Sending marks a pod pending, which ConfigApplied counts like no report: the status
+        // planned here is the one that holds after the sends below.
         reports: deps.sessions.reports(key),
         now,
       };
@@ -198,25 +233,20 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
     }
     for (const e of plan.events) deps.recorder.event(raw, e.type, e.reason, e.message);
 
-    // Status from the freshest object and the reports as they stand after the sends above.
-    const statusWorld = { ...world, reports: deps.sessions.reports(key) };
-    const { namespace, name } = parseKey(key);
-    try {
-      await updateStatus<KubeObject & { status?: unknown }>(
-        deps.client,
-        SAMPLESOURCE_RESOURCE,
-        { namespace, name },
-        (current) => planReconcile(current, statusWorld, deps.plan).status ?? current.status,
-      );
-    } catch (err) {
-      if (isNotFound(err)) return; // deleted while we worked
-      throw err;
+    if (plan.status && plan.statusChanged) {
+      try {
+        await writeStatus(deps.client, SAMPLESOURCE_RESOURCE, raw, plan.status);
+      } catch (err) {
+        if (isNotFound(err)) return; // deleted while we worked
+        if (isConflict(err)) return { requeue: true }; // written meanwhile: plan again against it
+        throw err;
+      }
     }
     // A sink we may not read (RBAC) or could not read has no watch to tell us it changed: look again.
     const lookup = world.sinkLookup;
     const sinkUnreadable = lookup !== undefined && ('forbidden' in lookup || 'error' in lookup);
     // Nothing else may happen to a quiet source before its certificate needs renewing: come back then.
-    const renewInMs = renewCertAt ? Math.max(1_000, renewCertAt.getTime() - Date.now()) : undefined;
+    const renewInMs = renewCertAt ? Math.max(1_000, renewCertAt.getTime() - clock().getTime()) : undefined;
     if (sinkUnreadable) return { requeueAfterMs: Math.min(UNREADABLE_SINK_RETRY_MS, renewInMs ?? Infinity) };
     if (renewInMs !== undefined) return { requeueAfterMs: renewInMs };
   };

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import {
   ControlClient,
   CommandRejectedError,
+  NotificationStore,
   newCommandId,
   type CommandResult,
   type Notification,
@@ -49,14 +50,8 @@ export interface AdapterSessionsOptions {
 interface PodSession {
   pod: AdapterPod;
   client: ControlClient;
-  /** The last ApplyState sent and its outcome. */
-  lastSent?: {
-    commandId: string;
-    generation: Generation;
-    state: PodReport['state'];
-    reason?: string;
-    message?: string;
-  };
+  /** The last ApplyState sent; its outcome is in the command store under this id. */
+  lastSent?: { commandId: string; generation: Generation };
   adapterState?: AdapterState;
 }
 
@@ -65,12 +60,15 @@ export class AdapterSessions implements Runnable {
   readonly name = 'control-sessions';
   readonly needLeaderElection = true;
   private readonly sessions = new Map<string, Map<string, PodSession>>();
+  /** What became of each ApplyState, by source and pod; a change re-queues the source. */
+  private readonly commands: NotificationStore;
   private readonly options: AdapterSessionsOptions;
   /** True during a leadership term (between run and its abort): only then are sessions opened. */
   private active = false;
 
   constructor(options: AdapterSessionsOptions) {
     this.options = options;
+    this.commands = new NotificationStore({ onChange: (key) => options.onChange(key), maxCommandsPerPod: 4 });
   }
 
   /** One leadership term: sessions may be opened until `signal` aborts, then every one is closed. */
@@ -89,7 +87,7 @@ export class AdapterSessions implements Runnable {
     // A reconcile still finishing after the lease was lost must not steer: another replica leads.
     if (!this.active) return;
     let byPod = this.sessions.get(sourceKey);
-    if (!byPod) this.sessions.set(sourceKey, (byPod = new Map()));
+    if (!byPod) this.sessions.set(sourceKey, (byPod = new Map<string, PodSession>()));
     const wanted = new Map(pods.map((p) => [p.name, p]));
     for (const [podName, session] of byPod) {
       const want = wanted.get(podName);
@@ -112,12 +110,13 @@ export class AdapterSessions implements Runnable {
   reports(sourceKey: string): Map<string, PodReport> {
     const out = new Map<string, PodReport>();
     for (const [podName, s] of this.sessions.get(sourceKey) ?? []) {
-      if (s.lastSent) {
+      const status = s.lastSent && this.commands.get(sourceKey, podName, s.lastSent.commandId);
+      if (s.lastSent && status) {
         out.set(podName, {
           generation: s.lastSent.generation,
-          state: s.lastSent.state,
-          ...(s.lastSent.reason ? { reason: s.lastSent.reason } : {}),
-          ...(s.lastSent.message ? { message: s.lastSent.message } : {}),
+          state: status.state,
+          ...(status.reason ? { reason: status.reason } : {}),
+          ...(status.message ? { message: status.message } : {}),
         });
       }
     }
@@ -142,19 +141,19 @@ export class AdapterSessions implements Runnable {
     // A fresh id per send: the adapter applies a generation it already runs as an idempotent success, so
     // a resend by a restarted operator (whose old session is gone) still gets a result of its own.
     const commandId = `${session.pod.uid}/g${state.generation}/${newCommandId().slice(0, 8)}`;
-    session.lastSent = { commandId, generation: state.generation, state: 'pending' };
+    session.lastSent = { commandId, generation: state.generation };
+    this.commands.pending(sourceKey, podName, commandId);
     session.client
       .sendAndWaitForAck(OP_APPLY_STATE, state, { id: commandId, timeoutMs: 0 })
       .catch((err: unknown) => {
         if (session.lastSent?.commandId !== commandId) return;
         const rejected = err instanceof CommandRejectedError;
-        session.lastSent = {
-          ...session.lastSent,
-          state: 'failed',
+        this.commands.record(sourceKey, podName, {
+          commandId,
+          succeeded: false,
           reason: rejected ? `Rejected${err.code ? `:${err.code}` : ''}` : 'SendFailed',
           message: (err as Error).message,
-        };
-        this.options.onChange(sourceKey);
+        });
       });
   }
 
@@ -162,11 +161,14 @@ export class AdapterSessions implements Runnable {
   forget(sourceKey: string): void {
     for (const session of this.sessions.get(sourceKey)?.values() ?? []) this.closeSession(sourceKey, session);
     this.sessions.delete(sourceKey);
+    this.commands.forgetResource(sourceKey);
   }
 
   /** Closes every session. */
   async closeAll(): Promise<void> {
     const all = [...this.sessions.values()].flatMap((m) => [...m.values()]);
+    for (const sourceKey of this.sessions.keys()) this.commands.forgetResource(sourceKey);
+    for (const session of all) session.lastSent = undefined; // their late outcomes are nobody's now
     this.sessions.clear();
     await Promise.all(all.map((s) => s.client.close().catch(() => undefined)));
   }
@@ -206,18 +208,15 @@ export class AdapterSessions implements Runnable {
 
   private closeSession(sourceKey: string, session: PodSession): void {
     this.options.logger.info({ source: sourceKey, pod: session.pod.name }, 'control session closed');
+    // Late outcomes of a closed session (a ClosedError from close) must not land in the store.
+    session.lastSent = undefined;
+    this.commands.forgetPod(sourceKey, session.pod.name);
     void session.client.close().catch(() => undefined);
   }
 
   private onResult(sourceKey: string, session: PodSession, result: CommandResult): void {
     if (session.lastSent?.commandId !== result.commandId) return; // a result for a superseded send
-    session.lastSent = {
-      ...session.lastSent,
-      state: result.succeeded ? 'succeeded' : 'failed',
-      ...(result.reason ? { reason: result.reason } : {}),
-      ...(result.message ? { message: result.message } : {}),
-    };
-    this.options.onChange(sourceKey);
+    this.commands.record(sourceKey, session.pod.name, result); // re-queues the source when it changed
   }
 
   private onNotification(sourceKey: string, session: PodSession, n: Notification, log: Logger): void {
@@ -231,7 +230,8 @@ export class AdapterSessions implements Runnable {
     session.adapterState = parsed.data;
     // An adapter that restarted has forgotten what it applied: what we believed applied must be sent again.
     const last = session.lastSent;
-    if (last?.state === 'succeeded' && parsed.data.generation < last.generation) {
+    const lastState = last && this.commands.get(sourceKey, session.pod.name, last.commandId)?.state;
+    if (last && lastState === 'succeeded' && parsed.data.generation < last.generation) {
       log.info(
         { applied: parsed.data.generation, expected: last.generation },
         'adapter lost its state; resending',

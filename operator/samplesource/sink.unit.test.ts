@@ -249,12 +249,12 @@ describe('resolveSink: CA certificates of HTTPS sinks', () => {
     ).toMatchObject({
       ok: false,
       reason: SinkReason.Invalid,
-      message: expect.stringContaining('spec.sink.CACerts certificate 1 is not valid'),
+      message: expect.stringContaining('spec.sink.CACerts certificate 1 is not valid') as unknown,
     });
     expect(resolveSink({ ref: brokerRef }, NS, addressable('https://b.example/', 'not pem'))).toMatchObject({
       ok: false,
       reason: SinkReason.NotAddressable,
-      message: expect.stringContaining('status.address.CACerts that must hold PEM certificates'),
+      message: expect.stringContaining('status.address.CACerts that must hold PEM certificates') as unknown,
     });
   });
 });

@@ -5,6 +5,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { HEARTBEAT_EVENT_TYPE, heartbeatSource } from '../../contract/cloudevents.js';
 import { REASON_SUPERSEDED, type Generation } from '../../contract/commands.js';
 import { ConditionSet, type Condition } from '../runtime/conditions.js';
+import { deepEqual } from '../runtime/status.js';
 import {
   describeSpecErrors,
   type SampleSource,
@@ -308,15 +309,5 @@ export function invalidSpecStatus(
 
 /** True when two statuses differ in anything but key order (so an unchanged status is not written). */
 export function statusChanged(a: SampleSourceStatus | undefined, b: SampleSourceStatus): boolean {
-  return canonical(a ?? {}) !== canonical(b);
-}
-
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([x], [y]) => x.localeCompare(y)),
-        )
-      : v,
-  );
+  return !deepEqual(a ?? {}, b);
 }

@@ -47,7 +47,7 @@ export async function spawnPoolPod(
   );
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = '';
     const timer = setTimeout(
@@ -60,14 +60,14 @@ export async function spawnPoolPod(
         const m = /"controlPort":(\d+)/.exec(line);
         if (m) {
           clearTimeout(timer);
-          child.stdout!.off('data', onData);
-          child.stdout!.resume();
+          child.stdout.off('data', onData);
+          child.stdout.resume();
           resolve(Number(m[1]));
           return;
         }
       }
     };
-    child.stdout!.on('data', onData);
+    child.stdout.on('data', onData);
     child.on('exit', (code) => reject(new Error(`pool pod ${name} exited (${code}): ${stderr}`)));
   });
   return { name, child, target: `127.0.0.1:${port}`, exited };

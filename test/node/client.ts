@@ -23,9 +23,9 @@ export interface NodeClient {
   /** Runs a program inside the node's mount namespace (and netns unless `hostNetwork`); returns stdout. */
   exec(bin: string, args: string[], options?: { hostNetwork?: boolean; input?: string }): string;
   /** crictl against the node's containerd. */
-  crictl(args: string[]): string;
+  crictl: (args: string[]) => string;
   /** ctr in containerd's Kubernetes namespace. */
-  ctr(args: string[]): string;
+  ctr: (args: string[]) => string;
   /** Imports an image tarball into containerd; returns the image names it held. */
   importImage(tarball: string): string[];
   /** The running container's id, if any. */

@@ -361,7 +361,7 @@ export class NodeAgent {
       if (running.stopping || !running.process || running.process.child.exitCode !== null) return;
       let ready = true;
       if (probe?.httpGet) {
-        const port = resolvePort(container, probe.httpGet.port as number | string);
+        const port = resolvePort(container, probe.httpGet.port);
         ready = await httpProbe(running.ip, port, probe.httpGet.path ?? '/');
       }
       if (ready !== running.ready) {

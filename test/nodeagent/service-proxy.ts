@@ -72,9 +72,7 @@ export class ServiceProxy {
               const container = p.spec!.containers.find(
                 (c) => typeof target === 'number' || c.ports?.some((cp) => cp.name === target),
               );
-              return container
-                ? [`${p.status!.podIP}:${resolvePort(container, target as number | string)}`]
-                : [];
+              return container ? [`${p.status!.podIP}:${resolvePort(container, target)}`] : [];
             } catch {
               return [];
             }

@@ -264,7 +264,7 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
     await steer.waitFor(() => (states.at(-1)?.rejected.length ?? 0) === 1, 'PoolState with the rejection');
     expect(states.at(-1)!.rejected[0]).toMatchObject({
       key: 'demo/bad',
-      message: expect.stringMatching(/interval.*below the minimum/),
+      message: expect.stringMatching(/interval.*below the minimum/) as unknown,
     });
     await sink.waitUntil((rs) => rs.filter(fromSource('demo/good')).length >= 2, 'good beats');
     expect(pod.pool.source('demo/bad')).toBeUndefined();

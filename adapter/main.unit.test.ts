@@ -62,21 +62,21 @@ function runAdapter(env: Record<string, string>): Proc {
           const hit = parsed().find(predicate);
           if (!hit) return;
           clearTimeout(timer);
-          child.stdout!.off('data', check);
+          child.stdout.off('data', check);
           resolve(hit);
         };
-        child.stdout!.on('data', check);
+        child.stdout.on('data', check);
         check();
       });
     },
   };
   let partial = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     const lines = (partial + chunk.toString()).split('\n');
     partial = lines.pop() ?? '';
     stdout.push(...lines.filter((l) => l !== ''));
   });
-  child.stderr!.on('data', (chunk: Buffer) => (proc.stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (proc.stderr += chunk.toString()));
   return proc;
 }
 

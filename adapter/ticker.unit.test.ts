@@ -1,16 +1,22 @@
 import { Ticker } from './ticker.js';
+import { ManualClock, SYSTEM_CLOCK, type Clock } from '../control/clock.js';
 
-function record(intervalMs: number) {
+function record(intervalMs: number, clock: Clock = SYSTEM_CLOCK) {
   const ticks: number[] = []; // when each tick ran
   const scheduled: number[] = []; // when each tick was due
-  const ticker = new Ticker(intervalMs, (due) => {
-    ticks.push(performance.now());
-    scheduled.push(due);
-  });
+  const ticker = new Ticker(
+    intervalMs,
+    (due) => {
+      ticks.push(clock.now());
+      scheduled.push(due);
+    },
+    clock,
+  );
   return { ticks, scheduled, ticker };
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// Real time: smoke tests that the system clock's timers keep the grid, and a truly blocked loop.
 describe('Ticker', () => {
   it('ticks at once, then on a fixed grid that does not drift', async () => {
     const { ticks, scheduled, ticker } = record(50);
@@ -42,14 +48,18 @@ describe('Ticker', () => {
     expect(gaps.some((g) => g >= 300)).toBe(true);
     expect(ticks.length).toBe(scheduled.length);
   });
+});
 
+// Virtual time (a ManualClock): exact, and independent of the machine's load.
+describe('Ticker on virtual time', () => {
   it('applies a new interval from the next tick, never closer than an interval to the last one', async () => {
-    const { ticks, scheduled, ticker } = record(5_000);
+    const clock = new ManualClock(10_000);
+    const { ticks, scheduled, ticker } = record(5_000, clock);
     ticker.start();
-    await sleep(50); // one tick so far, the next due in 5 s
-    const changedAt = performance.now();
+    await clock.advance(50); // one tick so far, the next due in 5 s
+    const changedAt = clock.now();
     ticker.setInterval(100);
-    await sleep(450);
+    await clock.advance(450);
     ticker.stop();
     // The next tick comes one new interval after the last (or now, if that has passed), not 5 s later…
     expect(ticks.length).toBeGreaterThanOrEqual(3);
@@ -60,26 +70,39 @@ describe('Ticker', () => {
       const k = (due - scheduled[1]!) / 100;
       expect(Math.abs(k - Math.round(k))).toBeLessThan(1e-6);
     }
+    // On virtual time every tick runs exactly when due.
+    expect(ticks).toEqual(scheduled);
   });
 
   it('resumes one interval after the last tick, or at once if that has passed', async () => {
-    const { ticks, scheduled, ticker } = record(400);
+    const clock = new ManualClock(10_000);
+    const { ticks, scheduled, ticker } = record(400, clock);
     ticker.start();
-    await sleep(20);
+    await clock.advance(20);
     ticker.stop();
     ticker.start(); // paused and resumed within an interval: no extra tick now…
-    await sleep(150);
+    await clock.advance(150);
     expect(ticks).toHaveLength(1);
-    await sleep(400);
+    await clock.advance(400);
     expect(ticks).toHaveLength(2);
     expect(scheduled[1]! - scheduled[0]!).toBe(400); // …but one interval after the last one
     ticker.stop();
-    await sleep(500);
-    const resumedAt = performance.now();
+    await clock.advance(500);
+    const resumedAt = clock.now();
     ticker.start(); // paused longer than an interval: tick at once
-    await sleep(30);
+    await clock.advance(30);
     ticker.stop();
     expect(ticks).toHaveLength(3);
     expect(scheduled[2]! - resumedAt).toBeLessThan(5);
+  });
+
+  it('ticks on a fixed grid for an hour of virtual time without drift', async () => {
+    const clock = new ManualClock();
+    const { ticks, scheduled, ticker } = record(1_000, clock);
+    ticker.start();
+    await clock.advance(3_600_000 - 1);
+    ticker.stop();
+    expect(ticks).toHaveLength(3_600);
+    expect(scheduled.every((due, k) => due === k * 1_000)).toBe(true);
   });
 });

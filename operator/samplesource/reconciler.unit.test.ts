@@ -1,0 +1,386 @@
+// Reconcile table for the side effects, Knative style: the objects before (API server and caches)
+// and the sessions' reports in; the requests the reconcile makes, the status it leaves, the Events
+// it records and the commands it sends out. The API server is a recording fake (see
+// runtime/testing.ts); the certificate authority is the real one, loaded through that fake.
+import type { V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { Cache, resourcePath, silentLogger, type KubeObject, type Result } from '../runtime/index.js';
+import { RecordingFakeClient, type InjectedFault } from '../runtime/testing.js';
+import { sampleSourceReconciler, type SessionsPort } from './reconciler.js';
+import { SAMPLESOURCE_RESOURCE } from './resource.js';
+import {
+  parseSampleSource,
+  type SampleSource,
+  type SampleSourceStatus,
+} from '../../contract/samplesource.js';
+import { buildAdapterDeployment, SOURCE_UID_LABEL, SOURCE_NAME_LABEL } from './resources.js';
+import { adapterDeploymentName, certSecretName } from './names.js';
+import { buildCertSecret } from './certs-secret.js';
+import { OperatorPki } from './operator-pki.js';
+import type { PodReport } from './status.js';
+import type { AdapterPod } from './sessions.js';
+import type { ApplyStatePayload } from '../../contract/commands.js';
+
+const NOW = new Date('2026-11-25T12:00:00Z');
+const UID = 'c0ffee00-0000-4000-8000-000000000001';
+const NS = 'demo';
+const KEY = `${NS}/sample-source`;
+const SINK_URI = 'http://display.demo.svc.cluster.local';
+const plan = { adapter: { image: 'samplesource-adapter:0.1.0' } };
+const SOURCE_PATH = resourcePath(SAMPLESOURCE_RESOURCE, NS, 'sample-source');
+const SERVICE_PATH = `/api/v1/namespaces/${NS}/services/display`;
+const SECRETS = `/api/v1/namespaces/${NS}/secrets`;
+const DEPLOYMENTS = `/apis/apps/v1/namespaces/${NS}/deployments`;
+
+function sourceObject(spec: Record<string, unknown> = {}, generation = 1, status?: SampleSourceStatus) {
+  return {
+    apiVersion: 'samples.knative.dev/v1alpha1',
+    kind: 'SampleSource',
+    metadata: { name: 'sample-source', namespace: NS, uid: UID, generation, resourceVersion: '7' },
+    spec: { sink: { ref: { apiVersion: 'v1', kind: 'Service', name: 'display' } }, replicas: 2, ...spec },
+    ...(status ? { status } : {}),
+  };
+}
+
+function valid(obj: unknown): SampleSource {
+  const parsed = parseSampleSource(obj);
+  if (!parsed.ok) throw new Error('fixture is invalid');
+  return parsed.source;
+}
+
+const SOURCE = valid(sourceObject());
+const SECRET_PATH = `${SECRETS}/${certSecretName(SOURCE)}`;
+const DEPLOYMENT_PATH = `${DEPLOYMENTS}/${adapterDeploymentName(SOURCE)}`;
+
+/** The adapter Deployment as the API server holds it once the Deployment controller saw it. */
+function availableDeployment(owner = true): V1Deployment {
+  const d = buildAdapterDeployment(SOURCE, SINK_URI, plan.adapter);
+  d.metadata!.generation = 1;
+  d.metadata!.resourceVersion = '11';
+  if (!owner) d.metadata!.ownerReferences = [];
+  d.status = {
+    observedGeneration: 1,
+    conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }],
+  };
+  return d;
+}
+
+function readyPod(name: string): V1Pod {
+  return {
+    metadata: {
+      name,
+      namespace: NS,
+      uid: `uid-${name}`,
+      labels: { [SOURCE_UID_LABEL]: UID, [SOURCE_NAME_LABEL]: 'sample-source' },
+    },
+    status: {
+      phase: 'Running',
+      podIP: `10.0.0.${name.length}`,
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
+  };
+}
+
+/** Control sessions as the reconciler sees them: what was synced and sent, and canned reports. */
+class FakeSessions implements SessionsPort {
+  readonly log: string[] = [];
+  constructor(private readonly canned: ReadonlyMap<string, PodReport> = new Map()) {}
+  sync(sourceKey: string, _namespace: string, _name: string, pods: readonly AdapterPod[]): void {
+    this.log.push(`sync ${sourceKey} [${pods.map((p) => p.name).join(',')}]`);
+  }
+  reports(): Map<string, PodReport> {
+    return new Map(this.canned);
+  }
+  send(_sourceKey: string, podName: string, state: ApplyStatePayload): void {
+    this.log.push(`send ${podName} g${state.generation} ${state.interval}${state.paused ? ' paused' : ''}`);
+  }
+  forget(sourceKey: string): void {
+    this.log.push(`forget ${sourceKey}`);
+  }
+}
+
+const conditionsOf = (status: unknown) =>
+  Object.fromEntries(
+    ((status as SampleSourceStatus | undefined)?.conditions ?? []).map((c) => [
+      c.type,
+      c.reason ? `${c.status}/${c.reason}` : c.status,
+    ]),
+  );
+
+let pki: OperatorPki;
+let certSecret: V1Secret;
+
+beforeAll(async () => {
+  pki = await OperatorPki.load(new RecordingFakeClient(), {
+    namespace: 'samplesource-system',
+    logger: pino({ level: 'silent' }),
+  });
+  certSecret = buildCertSecret(SOURCE, await pki.issueAdapter(SOURCE));
+  certSecret.metadata!.resourceVersion = '5';
+});
+afterAll(() => pki.stop());
+
+interface Row {
+  name: string;
+  /** The source as the API server holds it (undefined: gone), and whether the cache still has it. */
+  source?: object;
+  cached?: boolean;
+  service?: boolean;
+  deployment?: V1Deployment;
+  pods?: string[];
+  reports?: Array<[string, PodReport]>;
+  secret?: boolean;
+  fault?: InjectedFault;
+  /** Requests, in order, as `METHOD path`. */
+  requests: string[];
+  /** The stored status's conditions after the reconcile (unchanged when nothing was patched). */
+  conditions?: Record<string, string>;
+  events: string[];
+  sessions: string[];
+  /** What the reconcile returns: by default, a pass at the certificate's renewal time. */
+  result?: Result | 'renewal' | 'nothing';
+}
+
+const READY = {
+  Active: 'True',
+  ConfigApplied: 'True',
+  Deployed: 'True',
+  Ready: 'True',
+  SinkProvided: 'True',
+};
+
+const rows: Row[] = [
+  {
+    name: 'new source: issue the certificate, create the Deployment, write the first status',
+    source: sourceObject(),
+    service: true,
+    requests: [
+      `GET ${SOURCE_PATH}`,
+      `POST ${SECRETS}`,
+      `GET ${SERVICE_PATH}`,
+      `POST ${DEPLOYMENTS}`,
+      `PATCH ${SOURCE_PATH}/status`,
+    ],
+    conditions: {
+      Active: 'Unknown/AwaitingAdapters',
+      ConfigApplied: 'Unknown/AwaitingAdapters',
+      Deployed: 'Unknown/DeploymentMissing',
+      Ready: 'Unknown/DeploymentMissing',
+      SinkProvided: 'True',
+    },
+    events: ['Normal CertificateIssued', 'Normal DeploymentCreated'],
+    sessions: [`sync ${KEY} []`],
+  },
+  {
+    name: 'gone from the cache: close its sessions and touch nothing',
+    result: 'nothing',
+    cached: false,
+    requests: [],
+    events: [],
+    sessions: [`forget ${KEY}`],
+  },
+  {
+    name: 'deleted on the server but still cached: one read, then close its sessions',
+    result: 'nothing',
+    cached: true,
+    requests: [`GET ${SOURCE_PATH}`],
+    events: [],
+    sessions: [`forget ${KEY}`],
+  },
+  {
+    name: 'Deployment available, two ready pods without results: send both the state, ConfigApplied Processing',
+    source: sourceObject(),
+    service: true,
+    secret: true,
+    deployment: availableDeployment(),
+    pods: ['a', 'b'],
+    requests: [`GET ${SOURCE_PATH}`, `GET ${SERVICE_PATH}`, `PATCH ${SOURCE_PATH}/status`],
+    conditions: {
+      Active: 'Unknown/AwaitingAdapters',
+      ConfigApplied: 'Unknown/Processing',
+      Deployed: 'True',
+      Ready: 'Unknown/Processing',
+      SinkProvided: 'True',
+    },
+    events: [],
+    sessions: [`sync ${KEY} [a,b]`, 'send a g1 10s', 'send b g1 10s'],
+  },
+  {
+    name: 'every ready pod applied the generation: Ready, with the transition events, nothing sent',
+    source: sourceObject(),
+    service: true,
+    secret: true,
+    deployment: availableDeployment(),
+    pods: ['a', 'b'],
+    reports: [
+      ['a', { generation: 1, state: 'succeeded' }],
+      ['b', { generation: 1, state: 'succeeded' }],
+    ],
+    requests: [`GET ${SOURCE_PATH}`, `GET ${SERVICE_PATH}`, `PATCH ${SOURCE_PATH}/status`],
+    conditions: READY,
+    events: ['Normal ConfigApplied', 'Normal Ready'],
+    sessions: [`sync ${KEY} [a,b]`],
+  },
+  {
+    name: 'a pod failed the current generation: ConfigApplied False with its reason, a warning, no resend',
+    source: sourceObject(),
+    service: true,
+    secret: true,
+    deployment: availableDeployment(),
+    pods: ['a'],
+    reports: [['a', { generation: 1, state: 'failed', reason: 'Rejected:Invalid', message: 'no' }]],
+    requests: [`GET ${SOURCE_PATH}`, `GET ${SERVICE_PATH}`, `PATCH ${SOURCE_PATH}/status`],
+    conditions: {
+      Active: 'Unknown/AwaitingAdapters',
+      ConfigApplied: 'False/Rejected:Invalid',
+      Deployed: 'True',
+      Ready: 'False/Rejected:Invalid',
+      SinkProvided: 'True',
+    },
+    events: ['Warning Rejected:Invalid'],
+    sessions: [`sync ${KEY} [a]`],
+  },
+  {
+    name: 'the sink Service is missing: no Deployment written, SinkProvided False, a warning',
+    source: sourceObject(),
+    service: false,
+    secret: true,
+    requests: [`GET ${SOURCE_PATH}`, `GET ${SERVICE_PATH}`, `PATCH ${SOURCE_PATH}/status`],
+    conditions: {
+      Active: 'Unknown/AwaitingAdapters',
+      ConfigApplied: 'Unknown/AwaitingAdapters',
+      Deployed: 'Unknown/DeploymentMissing',
+      Ready: 'False/SinkNotFound',
+      SinkProvided: 'False/SinkNotFound',
+    },
+    events: ['Warning SinkNotFound'],
+    sessions: [`sync ${KEY} []`],
+  },
+  {
+    name: 'a Deployment of that name owned by someone else: left alone, nothing steered',
+    source: sourceObject(),
+    service: true,
+    secret: true,
+    deployment: availableDeployment(false),
+    pods: ['a'],
+    requests: [`GET ${SOURCE_PATH}`, `GET ${SERVICE_PATH}`, `PATCH ${SOURCE_PATH}/status`],
+    conditions: {
+      Active: 'Unknown/AwaitingAdapters',
+      ConfigApplied: 'Unknown/AwaitingAdapters',
+      Deployed: 'False/NotOwned',
+      Ready: 'False/NotOwned',
+      SinkProvided: 'True',
+    },
+    events: ['Warning NotOwned'],
+    sessions: [`sync ${KEY} [a]`],
+  },
+  {
+    name: 'an invalid spec: sessions closed, InvalidSpec status and a warning, no children written',
+    result: 'nothing',
+    source: sourceObject({ interval: '1ms' }),
+    requests: [`GET ${SOURCE_PATH}`, `PATCH ${SOURCE_PATH}/status`],
+    conditions: { ConfigApplied: 'False/InvalidSpec', Ready: 'False/InvalidSpec' },
+    events: ['Warning InvalidSpec'],
+    sessions: [`forget ${KEY}`],
+  },
+  {
+    name: 'status written meanwhile (409 on the guarded patch): re-queued to plan again',
+    source: sourceObject(),
+    service: true,
+    secret: true,
+    deployment: availableDeployment(),
+    fault: { method: 'PATCH', path: `${SOURCE_PATH}/status`, code: 409, reason: 'Conflict' },
+    requests: [`GET ${SOURCE_PATH}`, `GET ${SERVICE_PATH}`, `PATCH ${SOURCE_PATH}/status`],
+    events: [],
+    sessions: [`sync ${KEY} []`],
+    result: { requeue: true },
+  },
+];
+
+describe('sampleSourceReconciler (table)', () => {
+  it.each(rows)('$name', async (row) => {
+    const objects: Record<string, object> = {};
+    if (row.source) objects[SOURCE_PATH] = row.source;
+    if (row.service)
+      objects[SERVICE_PATH] = {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'display', namespace: NS },
+      };
+    if (row.deployment) objects[DEPLOYMENT_PATH] = row.deployment;
+    if (row.secret) objects[SECRET_PATH] = certSecret;
+    const client = new RecordingFakeClient(objects);
+    if (row.fault) client.inject(row.fault);
+    const cache = <T extends object>(items: T[]) => {
+      const c = new Cache<KubeObject>();
+      for (const item of items) c.upsert(item as unknown as KubeObject);
+      return c;
+    };
+    const sessions = new FakeSessions(new Map(row.reports ?? []));
+    const events: string[] = [];
+    const reconcile = sampleSourceReconciler({
+      client,
+      sources: cache(row.source || row.cached ? [row.source ?? sourceObject()] : []),
+      deployments: cache(row.deployment ? [row.deployment] : []),
+      pods: cache((row.pods ?? []).map(readyPod)),
+      secrets: cache(row.secret ? [certSecret] : []),
+      sessions,
+      pki,
+      recorder: { event: (_obj, type, reason) => void events.push(`${type} ${reason}`) },
+      plan,
+      now: () => NOW,
+    });
+
+    const result = await reconcile(
+      { namespace: NS, name: 'sample-source' },
+      { key: KEY, signal: new AbortController().signal, log: silentLogger(), retries: 0 },
+    );
+
+    expect(client.calls).toEqual(row.requests);
+    expect(events).toEqual(row.events);
+    expect(sessions.log).toEqual(row.sessions);
+    if (row.conditions) expect(conditionsOf(client.get(SOURCE_PATH)?.status)).toEqual(row.conditions);
+    // A source that stays comes back when its certificate must be renewed (24 h leaves, renewed 8 h early).
+    if (row.result === 'nothing') expect(result).toBeUndefined();
+    else if (row.result === undefined || row.result === 'renewal')
+      expect((result as Result).requeueAfterMs).toBeGreaterThan(15 * 3_600_000);
+    else expect(result).toEqual(row.result);
+  });
+
+  it('plans against the fresh object: a cache behind our own status write neither rewrites it nor repeats events', async () => {
+    const client = new RecordingFakeClient({
+      [SOURCE_PATH]: sourceObject(),
+      [SERVICE_PATH]: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'display', namespace: NS } },
+      [SECRET_PATH]: certSecret,
+      [DEPLOYMENT_PATH]: availableDeployment(),
+    });
+    const sources = new Cache<KubeObject>();
+    sources.upsert(sourceObject()); // never updated: the cache lags
+    const events: string[] = [];
+    const caches = (items: object[]) => {
+      const c = new Cache<KubeObject>();
+      for (const item of items) c.upsert(item as unknown as KubeObject);
+      return c;
+    };
+    const reconcile = sampleSourceReconciler({
+      client,
+      sources,
+      deployments: caches([availableDeployment()]),
+      pods: caches([readyPod('a')]),
+      secrets: caches([certSecret]),
+      sessions: new FakeSessions(new Map([['a', { generation: 1, state: 'succeeded' }]])),
+      pki,
+      recorder: { event: (_obj, type, reason) => void events.push(`${type} ${reason}`) },
+      plan,
+      now: () => NOW,
+    });
+    const ctx = { key: KEY, signal: new AbortController().signal, log: silentLogger(), retries: 0 };
+    await reconcile({ namespace: NS, name: 'sample-source' }, ctx);
+    expect(events).toEqual(['Normal ConfigApplied', 'Normal Ready']);
+    expect(conditionsOf(client.get(SOURCE_PATH)?.status)).toEqual(READY);
+    const first = client.calls.length;
+    await reconcile({ namespace: NS, name: 'sample-source' }, { ...ctx, retries: 0 });
+    expect(client.calls.slice(first)).toEqual([`GET ${SOURCE_PATH}`, `GET ${SERVICE_PATH}`]);
+    expect(events).toEqual(['Normal ConfigApplied', 'Normal Ready']);
+  });
+});
