@@ -436,7 +436,7 @@ export class PoolSessions {
         if (r.reason === 'StaleAssignmentVersion') return; // a newer snapshot or increment already covers it
         book.phase = 'rejected';
         book.message = rejected.get(key);
-      } else if (p.kind === 'upsert' || 'running' in (r.detail ?? {}) || p.kind === 'snapshot') {
+      } else if (p.kind === 'upsert' || p.kind === 'snapshot' || hasRunning(r.detail)) {
         if (book.phase !== 'releasing') book.phase = 'running';
         book.message = undefined;
         const reported = p.generations![i]!;
@@ -464,4 +464,9 @@ export class PoolSessions {
       this.options.onChange(r.key);
     }
   }
+}
+
+/** Whether an async result's detail reports running sources (a release result does not). */
+function hasRunning(detail: unknown): boolean {
+  return typeof detail === 'object' && detail !== null && 'running' in detail;
 }
