@@ -18,3 +18,12 @@ fi
 
 bin=$(bash test/controlplane/build.sh)
 echo "[setup] node $(node --version), control plane binaries in $bin" >&2
+
+# The real node (kubelet, containerd, runc, CNI, CoreDNS, BuildKit) and its local base images, built
+# here rather than inside a test's hook, so a cold cache never runs into a test timeout. Only where
+# the node can run (root, cgroup v1 hierarchies); elsewhere the e2e tier and the demo use the node agent.
+if [ "$(id -u)" -eq 0 ] && [ -f /sys/fs/cgroup/memory/cgroup.procs ] && [ -z "${SAMPLESOURCE_SKIP_NODE_BUILD:-}" ]; then
+  node_parts=$(bash test/node/build.sh | tail -1)
+  images=$(bash test/node/base-images.sh "$node_parts" | tail -1)
+  echo "[setup] real node binaries in $node_parts, base images in $images" >&2
+fi
