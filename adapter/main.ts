@@ -2,6 +2,7 @@
 // SIGTERM/SIGINT stop it gracefully and exit 0. A bad environment exits 1 with one message.
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type AdapterConfig } from './config.js';
+import { exitOnSignals } from './shutdown.js';
 
 async function main(): Promise<void> {
   let config: AdapterConfig;
@@ -27,26 +28,7 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, `${signal} received: stopping`);
-    // Whatever hangs, the process must be gone before the kubelet's SIGKILL.
-    setTimeout(() => {
-      logger.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, config.shutdownTimeoutMs + 5_000).unref();
-    adapter.close().then(
-      () => process.exit(0),
-      (err: Error) => {
-        logger.error({ err }, `shutdown failed: ${err.message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  exitOnSignals(adapter, logger, config.shutdownTimeoutMs);
 }
 
 await main();

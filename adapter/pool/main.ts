@@ -3,6 +3,7 @@
 import { pino } from 'pino';
 import { ConfigError } from '../config.js';
 import { loadPoolConfig, type PoolConfig } from './config.js';
+import { exitOnSignals } from '../shutdown.js';
 
 async function main(): Promise<void> {
   let config: PoolConfig;
@@ -24,25 +25,7 @@ async function main(): Promise<void> {
     logger.fatal({ err }, `pool adapter failed to start: ${err.message}`);
     process.exit(1);
   });
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, `${signal} received: stopping`);
-    setTimeout(() => {
-      logger.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, config.shutdownTimeoutMs + 5_000).unref();
-    running.close().then(
-      () => process.exit(0),
-      (err: Error) => {
-        logger.error({ err }, `shutdown failed: ${err.message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  exitOnSignals(running, logger, config.shutdownTimeoutMs);
 }
 
 await main();
