@@ -6,6 +6,7 @@
 import { HTTP, type CloudEvent } from 'cloudevents';
 import { Agent, fetch } from 'undici';
 import { encodeCeHeaders } from './ce-headers.js';
+import { backoffDelay as exponentialBackoff } from '../control/backoff.js';
 
 /** How a send is retried. */
 export interface RetryPolicy {
@@ -86,8 +87,14 @@ export function backoffDelay(
 ): number {
   const floor = policy.initialDelayMs;
   const cap = Math.max(floor, policy.maxDelayMs);
-  const nominal = policy.initialDelayMs * 2 ** attempt;
-  const jittered = Math.round(nominal * (1 + BACKOFF_JITTER * random()));
+  // The tree's one exponential backoff (control/backoff.ts), jittered upward only, whole milliseconds.
+  const jittered = Math.round(
+    exponentialBackoff(
+      attempt,
+      { initialMs: floor, maxMs: cap, multiplier: 2, jitter: BACKOFF_JITTER, upwardJitter: true },
+      random,
+    ),
+  );
   return Math.min(cap, Math.max(floor, previousMs, jittered));
 }
 

@@ -1,6 +1,6 @@
 // Reconnect delays: exponential with jitter and a cap, and no attempt limit (the Knative original
 // gave up after ten tries, leaving a dead connection in its pool). The one backoff of the tree:
-// the control client, the operator runtime's informers and its per-key work queue retries use it.
+// the control client, the operator runtime's informers and its per-key work queue retries, and the adapter's sink retries use it.
 
 /**
  * Backoff settings. Defaults: 100 ms initial, 1 s cap, x2 per attempt, 20 % jitter. The cap is short on purpose: a
@@ -12,6 +12,11 @@ export interface BackoffOptions {
   multiplier?: number;
   /** Fraction of the delay randomised, 0..1: spreads reconnects of many clients after a server restart. */
   jitter?: number;
+  /**
+   * Jitter only adds (delay in [base, base·(1 + jitter)]) instead of spreading both ways. Default false. Knative's
+   * delivery retries need it: no delay may fall below the base delay.
+   */
+  upwardJitter?: boolean;
 }
 
 /** Delay before reconnect attempt `attempt` (0-based), jittered around the exponential value, never above maxMs. */
@@ -26,6 +31,7 @@ export function backoffDelay(
   const jitter = Math.min(Math.max(options.jitter ?? 0.2, 0), 1);
   const base = Math.min(max, initial * Math.pow(multiplier, Math.min(attempt, 60)));
   const spread = base * jitter;
+  if (options.upwardJitter === true) return Math.min(max, base + random() * spread);
   return Math.max(0, Math.min(max, base - spread + random() * 2 * spread));
 }
 

@@ -22,6 +22,13 @@ describe('backoffDelay', () => {
     }
     expect(backoffDelay(20, { maxMs: 1000, jitter: 1 }, () => 0.999)).toBeLessThanOrEqual(1000);
   });
+
+  it('with upward jitter never goes below the exponential value (Knative retries)', () => {
+    const upward = { initialMs: 100, maxMs: 1000, jitter: 0.5, upwardJitter: true };
+    expect([0, 1, 2].map((a) => backoffDelay(a, upward, () => 0))).toEqual([100, 200, 400]);
+    expect([0, 1, 2].map((a) => backoffDelay(a, upward, () => 0.5))).toEqual([125, 250, 500]);
+    expect(backoffDelay(3, upward, () => 0.999)).toBe(1000);
+  });
 });
 
 describe('DedupWindow', () => {
