@@ -222,7 +222,11 @@ export class SinkSender {
         };
       }
       try {
-        const status = await this.attempt(auth ? { ...headers, authorization: auth.header } : headers, body, signal);
+        const status = await this.attempt(
+          auth ? { ...headers, authorization: auth.header } : headers,
+          body,
+          signal,
+        );
         return { ok: true, status, attempts: attempt + 1, latencyMs: performance.now() - started };
       } catch (err) {
         const aborted = signal.aborted;

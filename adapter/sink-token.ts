@@ -50,8 +50,7 @@ export class SinkTokenHolder {
 
   /** The Authorization header for the next request, or why there is none. */
   authorization(): SinkAuthorization {
-    if (this.token === undefined)
-      return { ok: false, reason: `no token yet for audience ${this.audience}` };
+    if (this.token === undefined) return { ok: false, reason: `no token yet for audience ${this.audience}` };
     if (this.now() >= this.expiresAtMs)
       return { ok: false, reason: `the token for audience ${this.audience} expired` };
     return { ok: true, header: `Bearer ${this.token}` };

@@ -164,7 +164,10 @@ export class AdapterSessions implements Runnable {
    * The token the adapters of `sourceKey` must present to their sink (undefined: none any more).
    * Sent at once to every connected pod, and to each pod again whenever its stream (re)opens.
    */
-  setSinkToken(sourceKey: string, grant: { audience: string; token: string; expiresAt: Date } | undefined): void {
+  setSinkToken(
+    sourceKey: string,
+    grant: { audience: string; token: string; expiresAt: Date } | undefined,
+  ): void {
     if (!grant) {
       this.sinkTokens.delete(sourceKey);
       return;
@@ -185,7 +188,12 @@ export class AdapterSessions implements Runnable {
       .sendAndWaitForAck(OP_SET_SINK_TOKEN, payload, { timeoutMs: 0 })
       .then(() =>
         this.options.logger.debug(
-          { source: sourceKey, pod: session.pod.name, audience: payload.audience, expiresAt: payload.expiresAt },
+          {
+            source: sourceKey,
+            pod: session.pod.name,
+            audience: payload.audience,
+            expiresAt: payload.expiresAt,
+          },
           'sink token delivered',
         ),
       )

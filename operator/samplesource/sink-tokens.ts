@@ -164,7 +164,10 @@ export class SinkTokens implements Runnable {
       entry.grant = grant;
       entry.failures = 0;
       const lifetimeMs = Math.max(0, grant.expiresAt.getTime() - this.now().getTime());
-      const refreshInMs = Math.max(1_000, lifetimeMs * (this.options.refreshFraction ?? DEFAULT_REFRESH_FRACTION));
+      const refreshInMs = Math.max(
+        1_000,
+        lifetimeMs * (this.options.refreshFraction ?? DEFAULT_REFRESH_FRACTION),
+      );
       entry.timer = this.clock.setTimer(() => void this.mint(sourceKey, entry), refreshInMs).unref();
       log.info(
         { expiresAt: grant.expiresAt.toISOString(), refreshInMs: Math.round(refreshInMs) },
