@@ -49,6 +49,10 @@ export interface OidcRequest {
   /** Why it was refused (jose's message), or the verified claims. */
   refusal?: string;
   claims?: JWTPayload;
+  /** The presented token's signature segment, so a test can look for it where it must never be (logs). */
+  tokenSignature?: string;
+  /** When it arrived (epoch ms). */
+  at: number;
 }
 
 /** The sink: accepts with 202 what verifies, answers 401 to everything else. */
@@ -84,7 +88,7 @@ export class OidcSink {
   private async handle(req: IncomingMessage): Promise<202 | 401> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const record: OidcRequest = { status: 401 };
+    const record: OidcRequest = { status: 401, at: Date.now() };
     try {
       const event = HTTP.toEvent({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
       const one = Array.isArray(event) ? event[0] : event;
@@ -98,6 +102,7 @@ export class OidcSink {
     const match = /^Bearer (\S+)$/.exec(header);
     try {
       if (!match) throw new Error('no bearer token');
+      record.tokenSignature = match[1]!.slice(match[1]!.lastIndexOf('.') + 1);
       const { payload } = await jwtVerify(match[1]!, this.keys.keys, {
         issuer: this.keys.issuer,
         audience: this.audience,
