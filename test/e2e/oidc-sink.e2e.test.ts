@@ -47,6 +47,7 @@ describe('OIDC sinks end to end', () => {
   afterAll(async () => {
     await platform?.stop();
     await sink?.close();
+    await issuer?.close();
     await rbac
       .deleteClusterRoleBinding({ name: ANONYMOUS_DISCOVERY_BINDING.metadata.name })
       .catch(() => undefined);

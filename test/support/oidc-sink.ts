@@ -19,6 +19,8 @@ export interface IssuerKeys {
   issuer: string;
   jwksUri: string;
   keys: ReturnType<typeof createRemoteJWKSet>;
+  /** Closes the connections to the issuer. */
+  close(): Promise<void>;
 }
 
 /**
@@ -31,12 +33,17 @@ export async function discoverIssuer(issuer: string, caPem: string): Promise<Iss
     undiciFetch(url, { ...init, dispatcher })) as unknown as typeof fetch;
   const url = new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`);
   const res = await fetchWithCa(url.href, {});
-  if (res.status !== 200) throw new Error(`GET ${url.href}: ${res.status} ${await res.text()}`);
+  if (res.status !== 200) {
+    const text = await res.text();
+    await dispatcher.close();
+    throw new Error(`GET ${url.href}: ${res.status} ${text}`);
+  }
   const doc = DiscoverySchema.parse(await res.json());
   return {
     issuer: doc.issuer,
     jwksUri: doc.jwks_uri,
     keys: createRemoteJWKSet(new URL(doc.jwks_uri), { [customFetch]: fetchWithCa }),
+    close: () => dispatcher.close(),
   };
 }
 
@@ -82,7 +89,12 @@ export class OidcSink {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    const server = this.server;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections(); // adapters keep their connections alive
+    });
   }
 
   private async handle(req: IncomingMessage): Promise<202 | 401> {
