@@ -183,7 +183,8 @@ async function syncSinkIdentity(
       try {
         await deps.client.request('DELETE', `${base}/${name}`);
       } catch (err) {
-        if (!isNotFound(err)) throw err;
+        if (isNotFound(err)) return; // an earlier pass deleted it; the cache has not caught up
+        throw err;
       }
       deps.recorder.event(
         source,
