@@ -11,6 +11,7 @@ import { HealthServer } from '../control/health.js';
 import { Heartbeat } from './heartbeat.js';
 import { createMetrics, type AdapterMetrics } from './metrics.js';
 import { SinkSender } from './sender.js';
+import { registerSinkTokenCommand, SinkTokenHolder } from './sink-token.js';
 import { StatePublisher, StateStore } from './state.js';
 
 /** A running adapter. */
@@ -45,6 +46,8 @@ export async function startAdapter(
 ): Promise<RunningAdapter> {
   const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics ?? true });
   const store = new StateStore(config.podName, { intervalMs: config.intervalMs, paused: config.paused });
+  // OIDC sink: the token arrives over the control stream; until then nothing is sent (sink-token.ts).
+  const sinkToken = config.sinkAudience ? new SinkTokenHolder(config.sinkAudience) : undefined;
   const sender = new SinkSender(
     config.sink,
     {
@@ -65,7 +68,10 @@ export async function startAdapter(
       },
     },
     undefined,
-    config.sinkCaCerts ? { caCerts: config.sinkCaCerts } : {},
+    {
+      ...(config.sinkCaCerts ? { caCerts: config.sinkCaCerts } : {}),
+      ...(sinkToken ? { authorize: () => sinkToken.authorization() } : {}),
+    },
   );
   const heartbeat = new Heartbeat({
     source: heartbeatSource(config.namespace, config.name),
@@ -108,6 +114,7 @@ export async function startAdapter(
     },
     logger,
   );
+  registerSinkTokenCommand(server, sinkToken, logger);
   // A (re)opened stream gets the full state at once; the others already have it.
   server.onSessionOpen((session) => session.notify(NOTIFICATION_ADAPTER_STATE, store.snapshot()));
 
@@ -136,6 +143,7 @@ export async function startAdapter(
       healthPort,
       sink: config.sink.href,
       sinkCaCerts: config.sinkCaCerts ? 'given' : 'default roots',
+      sinkAudience: config.sinkAudience ?? null,
       ceSource: heartbeatSource(config.namespace, config.name),
     },
     `adapter ${config.namespace}/${config.name} started (${describeState(store.snapshot())}); control on ${config.controlAddress}:${controlPort}, health on ${config.healthAddress}:${healthPort}, sink ${config.sink.href}`,

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CeExtensionsSchema } from '../contract/cloudevents.js';
+import { AudienceSchema } from '../contract/knative.js';
 import { caCertsProblem } from '../contract/tls.js';
 import { DEFAULT_CONTROL_PORT, DEFAULT_HEALTH_PORT, DEFAULT_TLS_DIR, ENV } from '../contract/adapter-env.js';
 import { DEFAULT_INTERVAL } from '../contract/commands.js';
@@ -16,6 +17,8 @@ export interface AdapterConfig {
   sink: URL;
   /** PEM CAs the HTTPS sink is verified with (K_CA_CERTS); undefined: Node's default roots. */
   sinkCaCerts?: string;
+  /** OIDC audience of the sink (K_AUDIENCE): heartbeats wait for a token for it; undefined: none. */
+  sinkAudience?: string;
   /** CloudEvent extension attributes from K_CE_OVERRIDES, applied to every event. */
   ceExtensions: Record<string, string>;
   name: string;
@@ -97,6 +100,7 @@ const envSchema = z.object({
     .string({ error: 'is required (the sink URL, set by the operator)' })
     .pipe(z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })),
   [ENV.sinkCaCerts]: pemCertificates.optional(),
+  [ENV.sinkAudience]: AudienceSchema.optional(),
   [ENV.ceOverrides]: ceOverridesSchema.optional(),
   [ENV.name]: z.string({ error: 'is required' }).regex(DNS_SUBDOMAIN, 'must be a Kubernetes object name'),
   [ENV.namespace]: z.string({ error: 'is required' }).regex(DNS_LABEL, 'must be a Kubernetes namespace name'),
@@ -157,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AdapterConfig 
   return {
     sink: new URL(e[ENV.sink]),
     ...(e[ENV.sinkCaCerts] ? { sinkCaCerts: e[ENV.sinkCaCerts] } : {}),
+    ...(e[ENV.sinkAudience] ? { sinkAudience: e[ENV.sinkAudience] } : {}),
     ceExtensions: e[ENV.ceOverrides]?.extensions ?? {},
     name: e[ENV.name],
     namespace: e[ENV.namespace],

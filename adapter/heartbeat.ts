@@ -163,7 +163,7 @@ export class Heartbeat {
       );
       return;
     }
-    const reason = outcome.aborted ? 'shutdown' : 'send_failed';
+    const reason = outcome.aborted ? 'shutdown' : outcome.noToken ? 'no_token' : 'send_failed';
     metrics?.eventsDropped.inc({ reason });
     store.recordDropped(outcome.error);
     logger.warn(

@@ -3,6 +3,7 @@
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type AdapterConfig } from './config.js';
 import { exitOnSignals } from './shutdown.js';
+import { REDACTED, TOKEN_LOG_REDACT_PATHS } from '../contract/sink-token.js';
 
 async function main(): Promise<void> {
   let config: AdapterConfig;
@@ -20,6 +21,8 @@ async function main(): Promise<void> {
     base: { samplesource: `${config.namespace}/${config.name}`, pod: config.podName },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    // Defence in depth: no code logs a sink token, and a field that would carry one is masked.
+    redact: { paths: [...TOKEN_LOG_REDACT_PATHS], censor: REDACTED },
   });
   // Loaded only once the environment is valid, so a bad one fails fast without loading gRPC.
   const { startAdapter } = await import('./adapter.js');

@@ -31,7 +31,22 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 /** Outcome of one delivery, after all its attempts. */
 export type SendOutcome =
   | { ok: true; status: number; attempts: number; latencyMs: number }
-  | { ok: false; error: string; status?: number; attempts: number; retryable: boolean; aborted: boolean };
+  | {
+      ok: false;
+      error: string;
+      status?: number;
+      attempts: number;
+      retryable: boolean;
+      aborted: boolean;
+      /** Not sent at all: the sink wants a token and none is in force (attempts is 0). */
+      noToken?: boolean;
+    };
+
+/**
+ * The `Authorization` header of the next attempt, or why the event must not go out (an OIDC sink
+ * before its first token). Asked before every attempt, so a refreshed token applies to retries.
+ */
+export type SinkAuthorizer = () => { ok: true; header: string } | { ok: false; reason: string };
 
 /** Observers of each attempt, for metrics and logs. */
 export interface SendHooks {
@@ -152,12 +167,15 @@ export interface SinkTls {
    * the default roots no longer apply. Default: Node's default roots.
    */
   caCerts?: string;
+  /** OIDC sinks: the bearer token to present (see adapter/sink-token.ts). Default: none sent. */
+  authorize?: SinkAuthorizer;
 }
 
 /** Sends CloudEvents to one sink URL. */
 export class SinkSender {
   // Our own connection pool, so that the CA set applies to this sink and nothing else.
   private readonly dispatcher: Agent;
+  private readonly authorize: SinkAuthorizer | undefined;
 
   constructor(
     private readonly sink: URL,
@@ -167,6 +185,7 @@ export class SinkSender {
     tls: SinkTls = {},
   ) {
     this.dispatcher = new Agent(tls.caCerts ? { connect: { ca: tls.caCerts } } : {});
+    this.authorize = tls.authorize;
   }
 
   /** Closes the connection pool. */
@@ -190,8 +209,24 @@ export class SinkSender {
     const started = performance.now();
     let previousDelay = 0;
     for (let attempt = 0; ; attempt++) {
+      const auth = this.authorize?.();
+      if (auth && !auth.ok) {
+        // Never unauthenticated to a sink that wants a token: not sent, not retried.
+        return {
+          ok: false,
+          error: auth.reason,
+          attempts: attempt,
+          retryable: false,
+          aborted: false,
+          noToken: true,
+        };
+      }
       try {
-        const status = await this.attempt(headers, body, signal);
+        const status = await this.attempt(
+          auth ? { ...headers, authorization: auth.header } : headers,
+          body,
+          signal,
+        );
         return { ok: true, status, attempts: attempt + 1, latencyMs: performance.now() - started };
       } catch (err) {
         const aborted = signal.aborted;

@@ -239,3 +239,52 @@ describe('retry arithmetic', () => {
     expect(retryDelay(0, policy, 0, 90_000, () => 0)).toBe(1_000);
   });
 });
+
+describe('SinkSender with an OIDC token', () => {
+  let sink: DevSink;
+  let url: URL;
+  beforeEach(async () => {
+    sink = new DevSink();
+    url = await sink.start();
+  });
+  afterEach(() => sink.close());
+
+  it('asks for the header before every attempt, so a retry carries the refreshed token', async () => {
+    let token = 'a.b.first';
+    sink.behaviour = (n) => (n === 0 ? { status: 503 } : { status: 202 });
+    const sender = new SinkSender(url, fast, { onRetry: () => (token = 'a.b.second') }, virtualTiming(), {
+      authorize: () => ({ ok: true, header: `Bearer ${token}` }),
+    });
+    const outcome = await sender.send(event(), never);
+    await sender.close();
+    expect(outcome).toMatchObject({ ok: true, attempts: 2 });
+    expect(sink.requests.map((r) => r.headers.authorization)).toEqual([
+      'Bearer a.b.first',
+      'Bearer a.b.second',
+    ]);
+  });
+
+  it('sends nothing without a token: not attempted, not retried, reported as noToken', async () => {
+    const sender = new SinkSender(url, fast, {}, virtualTiming(), {
+      authorize: () => ({ ok: false, reason: 'no token yet for audience aud' }),
+    });
+    const outcome = await sender.send(event(), never);
+    await sender.close();
+    expect(outcome).toEqual({
+      ok: false,
+      error: 'no token yet for audience aud',
+      attempts: 0,
+      retryable: false,
+      aborted: false,
+      noToken: true,
+    });
+    expect(sink.requests).toHaveLength(0);
+  });
+
+  it('carries no Authorization header when the sink has no audience', async () => {
+    const sender = new SinkSender(url, fast, {}, virtualTiming());
+    await sender.send(event(), never);
+    await sender.close();
+    expect(sink.requests[0]!.headers.authorization).toBeUndefined();
+  });
+});

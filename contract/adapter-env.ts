@@ -6,6 +6,11 @@ export const ENV = {
   sink: 'K_SINK',
   /** PEM CA certificates to verify an HTTPS sink with (Knative's name; the resolved sink CACerts). */
   sinkCaCerts: 'K_CA_CERTS',
+  /**
+   * OIDC audience of the sink (Knative's name): set, the adapter sends nothing until the operator
+   * delivered a token for it over the control stream (SetSinkToken), then every request carries it.
+   */
+  sinkAudience: 'K_AUDIENCE',
   ceOverrides: 'K_CE_OVERRIDES',
   name: 'SAMPLESOURCE_NAME',
   namespace: 'SAMPLESOURCE_NAMESPACE',

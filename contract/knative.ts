@@ -20,6 +20,16 @@ export interface Condition {
   message?: string;
 }
 
+/** Longest audience accepted: 1024 characters (a URL or a name; the token carries it in `aud`). */
+export const MAX_AUDIENCE_LENGTH = 1024;
+
+/** An OIDC audience: a non-empty string without whitespace or control characters, at most 1024 long. */
+export const AudienceSchema = z
+  .string()
+  .min(1, 'audience must not be empty')
+  .max(MAX_AUDIENCE_LENGTH, `audience must be at most ${MAX_AUDIENCE_LENGTH} characters`)
+  .regex(/^[^\s\p{Cc}]+$/u, 'audience must not contain whitespace or control characters');
+
 const HAS_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
 
 /** A Knative KReference: the object whose address is the sink. `namespace` defaults to the source's. */
@@ -51,6 +61,12 @@ export const DestinationSchema = z
     uri: z.string().min(1, 'uri must not be empty').optional(),
     /** PEM CA certificates the HTTPS sink is verified with (instead of the default roots). */
     CACerts: z.string().optional(),
+    /**
+     * OIDC audience of the sink (Knative Destination.audience): every request then carries a
+     * ServiceAccount token for this audience as `Authorization: Bearer`. Takes precedence over the
+     * ref's status.address.audience.
+     */
+    audience: AudienceSchema.optional(),
   })
   .superRefine((dest, ctx) => {
     const caProblem = dest.CACerts === undefined ? undefined : caCertsProblem(dest.CACerts);

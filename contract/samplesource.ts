@@ -59,6 +59,8 @@ export interface SampleSourceStatus {
   sinkUri?: string;
   /** PEM CAs the adapters verify the sink with (Knative SourceStatus.sinkCACerts); absent: default roots. */
   sinkCACerts?: string;
+  /** OIDC audience of the sink the adapters present a token for (Knative SourceStatus.sinkAudience); absent: none. */
+  sinkAudience?: string;
   ceAttributes?: CloudEventAttributes[];
   /** Interval every ready adapter pod reported applied for the current generation (kept while a change is processing). */
   appliedInterval?: string;

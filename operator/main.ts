@@ -6,10 +6,16 @@ import { Manager } from './runtime/index.js';
 import { loadOperatorConfig } from './config.js';
 import { OperatorPki } from './samplesource/operator-pki.js';
 import { setupSampleSourceController } from './samplesource/controller.js';
+import { REDACTED, TOKEN_LOG_REDACT_PATHS } from '../contract/sink-token.js';
 
 async function main(): Promise<void> {
   const config = loadOperatorConfig();
-  const log = pino({ name: 'samplesource-operator', level: config.LOG_LEVEL });
+  // Sink tokens are never logged; a field that would carry one is masked all the same.
+  const log = pino({
+    name: 'samplesource-operator',
+    level: config.LOG_LEVEL,
+    redact: { paths: [...TOKEN_LOG_REDACT_PATHS], censor: REDACTED },
+  });
   const kc = new KubeConfig();
   kc.loadFromDefault(); // KUBECONFIG when set, otherwise the pod's service account
   const manager = new Manager({

@@ -384,7 +384,13 @@ describe('config/ and example.yaml', () => {
       { can: false, args: ['create', 'configmaps', '-n', 'samplesource-system'] },
       { can: false, args: ['get', 'nodes'] },
       { can: false, args: ['create', 'clusterrolebindings.rbac.authorization.k8s.io'] },
-      { can: false, args: ['create', 'serviceaccounts', '--subresource=token', '-n', 'any'] },
+      // OIDC sinks: a ServiceAccount per source with an audience, and tokens of it; nothing more.
+      { can: true, args: ['create', 'serviceaccounts', '--subresource=token', '-n', 'any'] },
+      { can: true, args: ['create', 'serviceaccounts', '-n', 'any'] },
+      { can: true, args: ['delete', 'serviceaccounts', '-n', 'any'] },
+      { can: true, args: ['watch', 'serviceaccounts', '--all-namespaces'] },
+      { can: false, args: ['update', 'serviceaccounts', '-n', 'any'] },
+      { can: false, args: ['patch', 'serviceaccounts', '-n', 'any'] },
       { can: false, args: ['delete', 'customresourcedefinitions.apiextensions.k8s.io'] },
     ];
     it.each(cases)('can $args: $can', ({ can, args }) => {

@@ -40,7 +40,7 @@ function applyMergePatch(target: unknown, patch: unknown): unknown {
  * A KubeClient over an in-memory map of objects by path (`/api/v1/namespaces/ns/secrets/name`).
  * GET serves the object or 404; POST stores under `<path>/<metadata.name>` (409 if present); PUT
  * replaces; PATCH of `<path>/status` merge-patches the status (409 if the patch's resourceVersion
- * is stale). Every write bumps resourceVersion. Everything is recorded in `requests`.
+ * is stale); DELETE removes (404 if absent). Every write bumps resourceVersion. Everything is recorded in `requests`.
  */
 export class RecordingFakeClient implements KubeClient {
   readonly requests: RecordedRequest[] = [];
@@ -125,6 +125,10 @@ export class RecordingFakeClient implements KubeClient {
       const next = bump({ ...obj, status: applyMergePatch(obj.status, patch.status) });
       this.objects.set(at, next);
       return next;
+    }
+    if (method === 'DELETE') {
+      if (!this.objects.delete(path)) throw notFound();
+      return { kind: 'Status', status: 'Success' } as never;
     }
     throw new Error(`RecordingFakeClient: ${method} ${path} is not served`);
   }

@@ -19,6 +19,7 @@ import { SAMPLESOURCE_RESOURCE } from './resource.js';
 import { API_VERSION, KIND } from '../../contract/samplesource.js';
 import { ADAPTER_POD_SELECTOR, SOURCE_NAME_LABEL } from './resources.js';
 import { AdapterSessions } from './sessions.js';
+import { SinkTokens } from './sink-tokens.js';
 import { sampleSourceReconciler } from './reconciler.js';
 import type { OperatorPki } from './operator-pki.js';
 import type { PlanOptions } from './desired-state.js';
@@ -41,6 +42,8 @@ export interface SampleSourceController {
   tracker: Tracker;
   /** The informers of referenced Addressable kinds (a leader-bound runnable of the manager). */
   addressables: DynamicInformers;
+  /** Tokens for OIDC sinks (a leader-bound runnable of the manager). */
+  sinkTokens: SinkTokens;
 }
 
 const owner = { apiVersion: API_VERSION, kind: KIND };
@@ -64,6 +67,11 @@ export function setupSampleSourceController(
     labelSelector: ADAPTER_POD_SELECTOR,
   });
   const services = manager.informer({ resource: { apiVersion: 'v1', plural: 'services', kind: 'Service' } });
+  // The operator's own sink ServiceAccounts only (OIDC sinks), by the adapters' label.
+  const serviceAccounts = manager.informer({
+    resource: { apiVersion: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount' },
+    labelSelector: ADAPTER_POD_SELECTOR,
+  });
 
   // Session results re-queue their source through a channel: the sessions never see the controller.
   const sessionChanges = new ChannelSource<string>();
@@ -75,6 +83,14 @@ export function setupSampleSourceController(
       onChange: (key) => sessionChanges.send(key),
       logger: options.logger.child({ component: 'sessions' }),
       metrics: manager.metrics.registry,
+    }),
+  );
+  // Tokens for OIDC sinks go straight to the sessions, which send them now and on every reconnect.
+  const sinkTokens = manager.add(
+    new SinkTokens({
+      client: manager.client,
+      onToken: (key, grant) => sessions.setSinkToken(key, grant),
+      logger: options.logger.child({ component: 'sink-tokens' }),
     }),
   );
   // Sink refs to Addressables re-queue their sources through a channel too (no informer of ours).
@@ -118,6 +134,7 @@ export function setupSampleSourceController(
       plan: options.plan,
       tracker,
       addressables,
+      sinkIdentity: { serviceAccounts: serviceAccounts.lister, tokens: sinkTokens },
     }),
   });
 
@@ -127,6 +144,7 @@ export function setupSampleSourceController(
   controller.for(sources, anyOf(generationChanged(), metadataChanged()));
   controller.owns(deployments, owner);
   controller.owns(secrets, owner);
+  controller.owns(serviceAccounts, owner);
   // Pods are owned by ReplicaSets; the source label leads back to the source.
   controller.watches(pods, (pod: KubeObject) => {
     const name = pod.metadata.labels?.[SOURCE_NAME_LABEL];
@@ -148,5 +166,5 @@ export function setupSampleSourceController(
       })
       .map((s) => objectKey(s)),
   );
-  return { controller, sessions, tracker, addressables };
+  return { controller, sessions, tracker, addressables, sinkTokens };
 }

@@ -14,7 +14,7 @@ import {
   type AdapterOptions,
   type DeploymentAction,
 } from './resources.js';
-import { resolveSink, type ResolveSinkOptions, type SinkLookup } from './sink.js';
+import { resolveSink, type ResolveSinkOptions, type SinkLookup, type SinkResult } from './sink.js';
 import {
   ConditionType,
   computeStatus,
@@ -73,6 +73,8 @@ export interface PlannedEvent {
 export interface ReconcilePlan {
   /** The validated source; undefined when the spec (or metadata) is invalid. */
   source?: SampleSource;
+  /** The sink as resolved (with its audience, which the reconciler mints tokens for); undefined with an invalid spec. */
+  sink?: SinkResult;
   /** What to do with the adapter Deployment; undefined means leave it as it is. */
   deployment?: DeploymentAction;
   /** Desired state for the adapter pods; undefined when nothing may be sent. */
@@ -182,7 +184,14 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
   // Without a sink there is nothing to point the adapters at: leave the Deployment as it is.
   if (sink.ok) {
     deployment = planDeployment(
-      buildAdapterDeployment(source, sink.uri, options.adapter, world.deployment, sink.caCerts),
+      buildAdapterDeployment(
+        source,
+        sink.uri,
+        options.adapter,
+        world.deployment,
+        sink.caCerts,
+        sink.audience,
+      ),
       world.deployment,
     );
     const name = deployment.deployment.metadata?.name ?? '';
@@ -219,6 +228,7 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
   );
   return {
     source,
+    sink,
     ...(deployment ? { deployment } : {}),
     ...(adapterState ? { adapterState } : {}),
     sendTo: adapterState ? podsNeedingState(adapterState.generation, readyPods, world.reports) : [],

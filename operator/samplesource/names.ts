@@ -43,3 +43,12 @@ export function adapterDeploymentName(source: { metadata: { name: string; uid: s
 export function certSecretName(source: { metadata: { name: string; uid: string } }): string {
   return childName(`samplesource-${source.metadata.name}-tls-`, source.metadata.uid);
 }
+
+/**
+ * Name of the ServiceAccount whose tokens the adapters present to an OIDC sink:
+ * childName(`samplesource-<name>-oidc-`, uid). Its own account, never spec.serviceAccountName,
+ * so a token for the sink grants nothing the source's pods were given.
+ */
+export function sinkServiceAccountName(source: { metadata: { name: string; uid: string } }): string {
+  return childName(`samplesource-${source.metadata.name}-oidc-`, source.metadata.uid);
+}

@@ -2,9 +2,10 @@
 // sessions), plan once (the pure planReconcile), act (certificate Secret, Deployment, ApplyState
 // commands, events, status). It never waits for an adapter: results arrive asynchronously and
 // re-queue the source.
-import type { V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import {
   ApiError,
+  isAlreadyExists,
   isConflict,
   isNotFound,
   parseKey,
@@ -22,7 +23,9 @@ import {
 } from '../runtime/index.js';
 import { SAMPLESOURCE_RESOURCE } from './resource.js';
 import { parseSampleSource, type SampleSource } from '../../contract/samplesource.js';
-import { adapterDeploymentName, certSecretName } from './names.js';
+import { adapterDeploymentName, certSecretName, sinkServiceAccountName } from './names.js';
+import { buildSinkServiceAccount, isControlledBy } from './sink-identity.js';
+import type { SinkTokens } from './sink-tokens.js';
 import { buildCertSecret, checkCertSecret, CERT_KEY, DEFAULT_RENEW_BEFORE_MS } from './certs-secret.js';
 import { notAfter } from '../../control/index.js';
 import { planReconcile, type PlanOptions } from './desired-state.js';
@@ -51,6 +54,11 @@ export interface SampleSourceReconcilerDeps {
   addressables?: DynamicInformers;
   /** The clock. Default: the system time. */
   now?: () => Date;
+  /**
+   * OIDC sinks: the cache of the operator's sink ServiceAccounts and the token minter. Default none
+   * (a source with an audience then gets a Deployment whose adapters wait for a token in vain).
+   */
+  sinkIdentity?: { serviceAccounts: Lister<KubeObject>; tokens: Pick<SinkTokens, 'want' | 'forget'> };
 }
 
 /** How soon a source whose sink could not be read (forbidden, API error) is reconciled again: 30 s. */
@@ -153,6 +161,62 @@ async function ensureCertSecret(
   return renewAt(bundle.certPem);
 }
 
+/**
+ * Gives a source whose sink has an audience its own ServiceAccount and keeps tokens of it minted;
+ * takes both away when the audience goes (a deleted source's account goes by garbage collection).
+ */
+async function syncSinkIdentity(
+  deps: SampleSourceReconcilerDeps,
+  key: string,
+  source: SampleSource,
+  audience: string | undefined,
+): Promise<void> {
+  const identity = deps.sinkIdentity;
+  if (!identity) return;
+  const namespace = source.metadata.namespace;
+  const name = sinkServiceAccountName(source);
+  const base = `/api/v1/namespaces/${namespace}/serviceaccounts`;
+  const existing = identity.serviceAccounts.get(`${namespace}/${name}`) as V1ServiceAccount | undefined;
+  if (audience === undefined) {
+    identity.tokens.forget(key);
+    if (existing && isControlledBy(existing, source)) {
+      try {
+        await deps.client.request('DELETE', `${base}/${name}`);
+      } catch (err) {
+        if (isNotFound(err)) return; // an earlier pass deleted it; the cache has not caught up
+        throw err;
+      }
+      deps.recorder.event(
+        source,
+        'Normal',
+        'SinkServiceAccountDeleted',
+        `Deleted ServiceAccount ${name}: the sink has no audience any more`,
+      );
+    }
+    return;
+  }
+  if (existing && !isControlledBy(existing, source)) {
+    throw new TerminalError(
+      `ServiceAccount ${namespace}/${name} exists and is not controlled by this SampleSource; no sink token can be minted`,
+    );
+  }
+  if (!existing) {
+    try {
+      await deps.client.request('POST', base, { body: buildSinkServiceAccount(source) });
+      deps.recorder.event(
+        source,
+        'Normal',
+        'SinkServiceAccountCreated',
+        `Created ServiceAccount ${name} for tokens of audience ${audience}`,
+      );
+    } catch (err) {
+      // Created by an earlier pass the cache has not seen yet: fine, it is ours by name and owner.
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+  identity.tokens.want(key, namespace, name, audience);
+}
+
 async function applyDeployment(
   deps: SampleSourceReconcilerDeps,
   action: NonNullable<ReturnType<typeof planReconcile>['deployment']>,
@@ -196,6 +260,7 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
       // Children go with their owner (garbage collection); only the sessions are ours to close.
       deps.sessions.forget(key);
       deps.tracker?.untrack(key);
+      deps.sinkIdentity?.tokens.forget(key);
       return;
     }
     const parsed = parseSampleSource(raw);
@@ -225,6 +290,8 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
     }
 
     const plan = planReconcile(raw, world, deps.plan);
+    // An unresolved sink leaves the identity as it is, like the Deployment: nothing is known to change.
+    if (plan.source && plan.sink?.ok) await syncSinkIdentity(deps, key, plan.source, plan.sink.audience);
     if (plan.deployment) await applyDeployment(deps, plan.deployment);
     if (plan.adapterState) {
       for (const pod of plan.sendTo) deps.sessions.send(key, pod, plan.adapterState);

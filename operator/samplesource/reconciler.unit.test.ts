@@ -2,9 +2,16 @@
 // and the sessions' reports in; the requests the reconcile makes, the status it leaves, the Events
 // it records and the commands it sends out. The API server is a recording fake (see
 // runtime/testing.ts); the certificate authority is the real one, loaded through that fake.
-import type { V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { Cache, resourcePath, silentLogger, type KubeObject, type Result } from '../runtime/index.js';
+import {
+  Cache,
+  resourcePath,
+  silentLogger,
+  TerminalError,
+  type KubeObject,
+  type Result,
+} from '../runtime/index.js';
 import { RecordingFakeClient, type InjectedFault } from '../runtime/testing.js';
 import { sampleSourceReconciler, type SessionsPort } from './reconciler.js';
 import { SAMPLESOURCE_RESOURCE } from './resource.js';
@@ -14,7 +21,8 @@ import {
   type SampleSourceStatus,
 } from '../../contract/samplesource.js';
 import { buildAdapterDeployment, SOURCE_UID_LABEL, SOURCE_NAME_LABEL } from './resources.js';
-import { adapterDeploymentName, certSecretName } from './names.js';
+import { adapterDeploymentName, certSecretName, sinkServiceAccountName } from './names.js';
+import { buildSinkServiceAccount } from './sink-identity.js';
 import { buildCertSecret } from './certs-secret.js';
 import { OperatorPki } from './operator-pki.js';
 import type { PodReport } from './status.js';
@@ -382,5 +390,107 @@ describe('sampleSourceReconciler (table)', () => {
     await reconcile({ namespace: NS, name: 'sample-source' }, { ...ctx, retries: 0 });
     expect(client.calls.slice(first)).toEqual([`GET ${SOURCE_PATH}`, `GET ${SERVICE_PATH}`]);
     expect(events).toEqual(['Normal ConfigApplied', 'Normal Ready']);
+  });
+});
+
+describe('sampleSourceReconciler: the sink identity of OIDC sinks', () => {
+  const SA_NAME = sinkServiceAccountName(SOURCE);
+  const SAS = `/api/v1/namespaces/${NS}/serviceaccounts`;
+
+  async function reconcileWith(spec: Record<string, unknown>, serviceAccounts: object[]) {
+    const source = sourceObject(spec);
+    const client = new RecordingFakeClient({
+      [SOURCE_PATH]: source,
+      [SERVICE_PATH]: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'display', namespace: NS } },
+      [SECRET_PATH]: certSecret,
+      ...Object.fromEntries(serviceAccounts.map((sa) => [`${SAS}/${SA_NAME}`, sa])),
+    });
+    const caches = (items: object[]) => {
+      const c = new Cache<KubeObject>();
+      for (const item of items) c.upsert(item as unknown as KubeObject);
+      return c;
+    };
+    const tokens: string[] = [];
+    const events: string[] = [];
+    const reconcile = sampleSourceReconciler({
+      client,
+      sources: caches([source]),
+      deployments: caches([]),
+      pods: caches([]),
+      secrets: caches([certSecret]),
+      sessions: new FakeSessions(),
+      pki,
+      recorder: { event: (_obj, type, reason) => void events.push(`${type} ${reason}`) },
+      plan,
+      now: () => NOW,
+      sinkIdentity: {
+        serviceAccounts: caches(serviceAccounts),
+        tokens: {
+          want: (key, ns, sa, audience) => void tokens.push(`want ${key} ${ns}/${sa} ${audience}`),
+          forget: (key) => void tokens.push(`forget ${key}`),
+        },
+      },
+    });
+    const ctx = { key: KEY, signal: new AbortController().signal, log: silentLogger(), retries: 0 };
+    const outcome = await reconcile({ namespace: NS, name: 'sample-source' }, ctx).then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    );
+    return { client, tokens, events, outcome };
+  }
+
+  const withAudience = {
+    sink: { ref: { apiVersion: 'v1', kind: 'Service', name: 'display' }, audience: 'aud-1' },
+  };
+
+  it('creates a ServiceAccount controlled by the source, asks for its tokens and tells the adapters the audience', async () => {
+    const { client, tokens, events } = await reconcileWith(withAudience, []);
+    expect(client.calls).toContain(`POST ${SAS}`);
+    const sa = client.get(`${SAS}/${SA_NAME}`) as unknown as V1ServiceAccount;
+    expect(sa.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'SampleSource', uid: UID, controller: true }),
+    ]);
+    expect(sa.metadata?.labels).toMatchObject({
+      'app.kubernetes.io/name': 'samplesource-adapter',
+      'app.kubernetes.io/component': 'sink-identity',
+      [SOURCE_UID_LABEL]: UID,
+    });
+    expect(sa.automountServiceAccountToken).toBe(false);
+    expect(tokens).toEqual([`want ${KEY} ${NS}/${SA_NAME} aud-1`]);
+    expect(events).toContain('Normal SinkServiceAccountCreated');
+    expect((client.get(SOURCE_PATH)?.status as SampleSourceStatus).sinkAudience).toBe('aud-1');
+    const deployment = client.get(DEPLOYMENT_PATH) as unknown as V1Deployment;
+    expect(deployment.spec!.template.spec!.containers[0]!.env).toContainEqual({
+      name: 'K_AUDIENCE',
+      value: 'aud-1',
+    });
+  });
+
+  it('keeps an existing account of its own without writing it again', async () => {
+    const own = buildSinkServiceAccount(SOURCE);
+    const { client, tokens } = await reconcileWith(withAudience, [own]);
+    expect(client.calls.filter((c) => c.includes('serviceaccounts'))).toEqual([]);
+    expect(tokens).toEqual([`want ${KEY} ${NS}/${SA_NAME} aud-1`]);
+  });
+
+  it('deletes its account and stops the tokens once the audience goes', async () => {
+    const { client, tokens, events } = await reconcileWith({}, [buildSinkServiceAccount(SOURCE)]);
+    expect(client.calls).toContain(`DELETE ${SAS}/${SA_NAME}`);
+    expect(client.get(`${SAS}/${SA_NAME}`)).toBeUndefined();
+    expect(tokens).toEqual([`forget ${KEY}`]);
+    expect(events).toContain('Normal SinkServiceAccountDeleted');
+    const deployment = client.get(DEPLOYMENT_PATH) as unknown as V1Deployment;
+    expect(deployment.spec!.template.spec!.containers[0]!.env!.map((e) => e.name)).not.toContain(
+      'K_AUDIENCE',
+    );
+  });
+
+  it('never takes over an account of that name it does not control', async () => {
+    const foreign = { ...buildSinkServiceAccount(SOURCE), metadata: { name: SA_NAME, namespace: NS } };
+    const { client, tokens, outcome } = await reconcileWith(withAudience, [foreign]);
+    expect(outcome).toBeInstanceOf(TerminalError);
+    expect(outcome!.message).toMatch(/not controlled by this SampleSource/);
+    expect(tokens).toEqual([]);
+    expect(client.calls.filter((c) => c.includes('serviceaccounts'))).toEqual([]);
   });
 });

@@ -99,6 +99,7 @@ function buildEnv(
   initial: InitialState,
   options: AdapterOptions,
   sinkCaCerts?: string,
+  sinkAudience?: string,
 ): V1EnvVar[] {
   const env: V1EnvVar[] = [
     // POD_IP comes first: later entries refer to it as $(POD_IP).
@@ -107,6 +108,8 @@ function buildEnv(
     { name: ENV.sink, value: sinkUri },
   ];
   if (sinkCaCerts !== undefined) env.push({ name: ENV.sinkCaCerts, value: sinkCaCerts });
+  // The audience only: the token itself comes over the control stream, never through the pod spec.
+  if (sinkAudience !== undefined) env.push({ name: ENV.sinkAudience, value: sinkAudience });
   if (source.spec.ceOverrides)
     env.push({ name: ENV.ceOverrides, value: JSON.stringify(source.spec.ceOverrides) });
   const bindAddress = (options.bindToPodIp ?? true) ? '$(POD_IP)' : '0.0.0.0';
@@ -132,13 +135,14 @@ function buildPodTemplate(
   initial: InitialState,
   options: AdapterOptions,
   sinkCaCerts?: string,
+  sinkAudience?: string,
 ): V1PodTemplateSpec {
   const healthPort = options.healthPort ?? DEFAULT_HEALTH_PORT;
   const container: V1Container = {
     name: ADAPTER_CONTAINER,
     image: options.image,
     imagePullPolicy: options.imagePullPolicy ?? 'IfNotPresent',
-    env: buildEnv(source, sinkUri, initial, options, sinkCaCerts),
+    env: buildEnv(source, sinkUri, initial, options, sinkCaCerts, sinkAudience),
     ports: [
       { name: 'control', containerPort: options.controlPort ?? DEFAULT_CONTROL_PORT, protocol: 'TCP' },
       { name: 'health', containerPort: healthPort, protocol: 'TCP' },
@@ -195,12 +199,14 @@ export function buildAdapterDeployment(
   existing?: V1Deployment,
   /** PEM CAs of an HTTPS sink (K_CA_CERTS). Default: none (the default roots). */
   sinkCaCerts?: string,
+  /** OIDC audience of the sink (K_AUDIENCE). Default: none (no token). */
+  sinkAudience?: string,
 ): V1Deployment {
   const current: InitialState = { interval: source.spec.interval, paused: source.spec.paused };
   const kept = initialStateOf(existing);
-  let template = buildPodTemplate(source, sinkUri, current, options, sinkCaCerts);
+  let template = buildPodTemplate(source, sinkUri, current, options, sinkCaCerts, sinkAudience);
   if (kept && existing?.spec?.template) {
-    const keptTemplate = buildPodTemplate(source, sinkUri, kept, options, sinkCaCerts);
+    const keptTemplate = buildPodTemplate(source, sinkUri, kept, options, sinkCaCerts, sinkAudience);
     if (isDerivative(keptTemplate, existing.spec.template)) template = keptTemplate;
   }
   const labels = adapterLabels(source);

@@ -22,6 +22,7 @@ import {
   type Generation,
 } from '../../contract/commands.js';
 import { adapterIdentity, adapterServerName } from '../../contract/identities.js';
+import { OP_SET_SINK_TOKEN, redactTokenIn, type SetSinkTokenPayload } from '../../contract/sink-token.js';
 import { aborted, type Runnable } from '../runtime/index.js';
 import type { PodReport } from './status.js';
 
@@ -60,6 +61,8 @@ export class AdapterSessions implements Runnable {
   readonly name = 'control-sessions';
   readonly needLeaderElection = true;
   private readonly sessions = new Map<string, Map<string, PodSession>>();
+  /** The sink token each source's adapters present (OIDC sinks), sent on every (re)connect. */
+  private readonly sinkTokens = new Map<string, SetSinkTokenPayload>();
   /** What became of each ApplyState, by source and pod; a change re-queues the source. */
   private readonly commands: NotificationStore;
   private readonly options: AdapterSessionsOptions;
@@ -157,6 +160,56 @@ export class AdapterSessions implements Runnable {
       });
   }
 
+  /**
+   * The token the adapters of `sourceKey` must present to their sink (undefined: none any more).
+   * Sent at once to every connected pod, and to each pod again whenever its stream (re)opens.
+   */
+  setSinkToken(
+    sourceKey: string,
+    grant: { audience: string; token: string; expiresAt: Date } | undefined,
+  ): void {
+    if (!grant) {
+      this.sinkTokens.delete(sourceKey);
+      return;
+    }
+    const payload: SetSinkTokenPayload = {
+      audience: grant.audience,
+      token: grant.token,
+      expiresAt: grant.expiresAt.toISOString(),
+    };
+    this.sinkTokens.set(sourceKey, payload);
+    for (const session of this.sessions.get(sourceKey)?.values() ?? [])
+      if (session.client.state === 'ready') this.sendSinkToken(sourceKey, session, payload);
+  }
+
+  // A plain reliable command: the ack means stored. Neither the log nor the error carries the token.
+  private sendSinkToken(sourceKey: string, session: PodSession, payload: SetSinkTokenPayload): void {
+    session.client
+      .sendAndWaitForAck(OP_SET_SINK_TOKEN, payload, { timeoutMs: 0 })
+      .then(() =>
+        this.options.logger.debug(
+          {
+            source: sourceKey,
+            pod: session.pod.name,
+            audience: payload.audience,
+            expiresAt: payload.expiresAt,
+          },
+          'sink token delivered',
+        ),
+      )
+      .catch((err: unknown) =>
+        this.options.logger.warn(
+          {
+            source: sourceKey,
+            pod: session.pod.name,
+            audience: payload.audience,
+            error: redactTokenIn((err as Error).message, payload.token),
+          },
+          'sink token not accepted by the adapter',
+        ),
+      );
+  }
+
   /** Closes every session of a source (it was deleted, or this replica stopped leading). */
   forget(sourceKey: string): void {
     for (const session of this.sessions.get(sourceKey)?.values() ?? []) this.closeSession(sourceKey, session);
@@ -199,7 +252,12 @@ export class AdapterSessions implements Runnable {
     client.onNotification((n) => this.onNotification(sourceKey, session, n, log));
     client.onStateChange((state, detail) => {
       log.info({ state, detail }, 'control session state');
-      if (state === 'ready') this.options.onChange(sourceKey);
+      if (state === 'ready') {
+        // A new stream may lead to a restarted adapter that holds no token: give it the current one.
+        const token = this.sinkTokens.get(sourceKey);
+        if (token) this.sendSinkToken(sourceKey, session, token);
+        this.options.onChange(sourceKey);
+      }
     });
     client.start();
     log.info('control session opened');

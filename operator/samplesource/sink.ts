@@ -29,7 +29,9 @@ export type SinkReason = (typeof SinkReason)[keyof typeof SinkReason];
 /** A resolved sink URI, or why there is none. */
 export type SinkResult =
   /** `caCerts`: the PEM CAs to verify the sink with (spec.sink.CACerts, else the Addressable's); absent: default roots. */
-  { ok: true; uri: string; caCerts?: string } | { ok: false; reason: SinkReason; message: string };
+  /** `audience`: the OIDC audience of the sink (spec.sink.audience, else the Addressable's); absent: no token. */
+  | { ok: true; uri: string; caCerts?: string; audience?: string }
+  | { ok: false; reason: SinkReason; message: string };
 
 /** What the caller found when it read the object a ref points at. */
 export type SinkLookup =
@@ -65,6 +67,7 @@ function isCoreService(ref: KReference): boolean {
 interface AddressJson {
   url?: unknown;
   CACerts?: unknown;
+  audience?: unknown;
 }
 
 // Knative Addressables publish status.address.url; newer ones also (or only) status.addresses[].
@@ -83,9 +86,19 @@ function addressCaCertsOf(object: unknown): string | undefined {
   return typeof ca === 'string' && ca !== '' ? ca : undefined;
 }
 
-/** The spec's CACerts win over the Addressable's, as Knative's resolver does. */
-function withCaCerts(uri: string, caCerts: string | undefined): SinkResult {
-  return caCerts === undefined ? { ok: true, uri } : { ok: true, uri, caCerts };
+function addressAudienceOf(object: unknown): string | undefined {
+  const audience = addressObjectOf(object)?.audience;
+  return typeof audience === 'string' && audience !== '' ? audience : undefined;
+}
+
+/** The spec's CACerts and audience win over the Addressable's, as Knative's resolver does. */
+function withCaCerts(uri: string, caCerts: string | undefined, audience?: string): SinkResult {
+  return {
+    ok: true,
+    uri,
+    ...(caCerts === undefined ? {} : { caCerts }),
+    ...(audience === undefined ? {} : { audience }),
+  };
 }
 
 function describe(ref: Required<KReference>): string {
@@ -123,7 +136,7 @@ export function resolveSink(
     }
     const problem = dest.CACerts === undefined ? undefined : caCertsProblem(dest.CACerts);
     if (problem) return { ok: false, reason: SinkReason.Invalid, message: `spec.sink.CACerts ${problem}` };
-    return withCaCerts(dest.uri!, dest.CACerts);
+    return withCaCerts(dest.uri!, dest.CACerts, dest.audience);
   }
   if (dest.uri !== undefined && /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(dest.uri)) {
     return {
@@ -194,10 +207,12 @@ export function resolveSink(
           : `${describe(target)} has status.address.CACerts that ${caProblem}`,
     };
   }
-  if (dest.uri === undefined) return withCaCerts(baseText, caCerts);
+  // A core Service publishes no address, hence no audience: only spec.sink.audience applies to it.
+  const audience = dest.audience ?? (isCoreService(target) ? undefined : addressAudienceOf(lookup.object));
+  if (dest.uri === undefined) return withCaCerts(baseText, caCerts, audience);
   try {
     // RFC 3986 reference resolution, as Go's url.ResolveReference does for Knative.
-    return withCaCerts(new URL(dest.uri, base).href, caCerts);
+    return withCaCerts(new URL(dest.uri, base).href, caCerts, audience);
   } catch {
     return {
       ok: false,

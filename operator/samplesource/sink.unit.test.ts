@@ -258,3 +258,42 @@ describe('resolveSink: CA certificates of HTTPS sinks', () => {
     });
   });
 });
+
+describe('resolveSink: OIDC audience', () => {
+  const withAudience = (url: string, audience?: string) =>
+    found({ kind: 'Broker', status: { address: { url, ...(audience ? { audience } : {}) } } });
+
+  it('carries spec.sink.audience with a uri', () => {
+    expect(resolveSink({ uri: 'http://x.example/', audience: 'aud-x' }, NS, undefined)).toEqual({
+      ok: true,
+      uri: 'http://x.example/',
+      audience: 'aud-x',
+    });
+  });
+
+  it("takes the Addressable's status.address.audience when the spec gives none (also from addresses[])", () => {
+    expect(resolveSink({ ref: brokerRef }, NS, withAudience('http://b.example/', 'broker-aud'))).toEqual({
+      ok: true,
+      uri: 'http://b.example/',
+      audience: 'broker-aud',
+    });
+    const listed = found({ status: { addresses: [{ url: 'http://c.example/', audience: 'listed-aud' }] } });
+    expect(resolveSink({ ref: brokerRef }, NS, listed)).toMatchObject({ ok: true, audience: 'listed-aud' });
+  });
+
+  it("prefers spec.sink.audience over the Addressable's, and has none when neither gives one", () => {
+    expect(
+      resolveSink({ ref: brokerRef, audience: 'mine' }, NS, withAudience('http://b.example/', 'theirs')),
+    ).toMatchObject({ ok: true, audience: 'mine' });
+    const none = resolveSink({ ref: brokerRef }, NS, withAudience('http://b.example/'));
+    expect(none.ok && 'audience' in none).toBe(false);
+  });
+
+  it('applies spec.sink.audience to a core Service ref (which publishes no address of its own)', () => {
+    expect(resolveSink({ ref: serviceRef, audience: 'svc-aud' }, NS, found({ kind: 'Service' }))).toEqual({
+      ok: true,
+      uri: 'http://display.demo.svc.cluster.local',
+      audience: 'svc-aud',
+    });
+  });
+});

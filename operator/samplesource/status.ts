@@ -255,6 +255,7 @@ export function computeStatus(input: StatusInput): SampleSourceStatus {
   // Knative clears sinkUri when the sink cannot be resolved, so nobody reads a stale address.
   if (input.sink.ok) status.sinkUri = input.sink.uri;
   if (input.sink.ok && input.sink.caCerts !== undefined) status.sinkCACerts = input.sink.caCerts;
+  if (input.sink.ok && input.sink.audience !== undefined) status.sinkAudience = input.sink.audience;
   if (appliedInterval !== undefined) status.appliedInterval = appliedInterval;
   if (paused !== undefined) status.paused = paused;
   return status;
@@ -303,6 +304,7 @@ export function invalidSpecStatus(
   if (desired.some((d) => d.type === ConditionType.SinkProvided)) {
     delete status.sinkUri;
     delete status.sinkCACerts;
+    delete status.sinkAudience;
   }
   return status;
 }

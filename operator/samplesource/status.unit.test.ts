@@ -260,6 +260,29 @@ describe('computeStatus', () => {
     });
     expect(status.sinkUri).toBeUndefined();
   });
+
+  it('shows the resolved OIDC audience as sinkAudience, and drops it with the sink', () => {
+    const base = {
+      deployment: { state: 'missing' } as const,
+      readyPods: [],
+      reports: new Map(),
+      now: NOW,
+    };
+    const withAudience = computeStatus({
+      ...base,
+      source: source(2),
+      sink: { ok: true, uri: 'http://sink/', audience: 'https://sink/aud' },
+    });
+    expect(withAudience.sinkAudience).toBe('https://sink/aud');
+    const without = computeStatus({ ...base, source: source(2), sink: { ok: true, uri: 'http://sink/' } });
+    expect(without).not.toHaveProperty('sinkAudience');
+    const unresolved = computeStatus({
+      ...base,
+      source: source(3, {}, { sinkUri: 'http://sink/', sinkAudience: 'https://sink/aud' }),
+      sink: { ok: false, reason: SinkReason.NotFound, message: 'gone' },
+    });
+    expect(unresolved).not.toHaveProperty('sinkAudience');
+  });
 });
 
 describe('deployedCondition', () => {

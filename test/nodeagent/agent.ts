@@ -62,6 +62,8 @@ export class NodeAgent {
   private readonly pods = new Map<string, RunningPod>();
   private pollTimer?: NodeJS.Timeout;
   private polling = false;
+  /** The sync in progress, which stop() waits for so that it launches nothing after the kill. */
+  private syncing: Promise<void> | undefined;
   private stopped = false;
   private readonly options: NodeAgentOptions;
   private readonly services: ServiceProxy;
@@ -91,7 +93,11 @@ export class NodeAgent {
       if (this.stopped) return;
       if (!this.polling) {
         this.polling = true;
-        await this.syncOnce().catch((err: unknown) => this.warn(`sync failed: ${(err as Error).message}`));
+        this.syncing = this.syncOnce().catch((err: unknown) =>
+          this.warn(`sync failed: ${(err as Error).message}`),
+        );
+        await this.syncing;
+        this.syncing = undefined;
         this.polling = false;
       }
       if (!this.stopped) this.pollTimer = setTimeout(() => void loop(), this.options.pollMs ?? 250);
@@ -110,6 +116,7 @@ export class NodeAgent {
     this.stopped = true;
     clearTimeout(this.pollTimer);
     this.services.stop();
+    await this.syncing;
     await Promise.all([...this.pods.values()].map((p) => this.killPod(p)));
     this.pods.clear();
   }
@@ -303,6 +310,9 @@ export class NodeAgent {
       // Stands in for the projected service-account token: a kubeconfig with a real token of the Pod's SA.
       env.KUBECONFIG = await this.serviceAccountKubeconfig(running, serviceAccount);
     }
+    // stop() (or the pod's deletion) may have come while the environment was read: start nothing then,
+    // or the process would outlive the agent (seen with two e2e files, each with its own agent).
+    if (running.stopping || this.stopped) return;
     const logFile = join(this.options.logDir, `${running.namespace}_${running.name}_${container.name}.log`);
     running.process = startProcess(
       `${running.namespace}/${running.name}`,
