@@ -98,14 +98,17 @@ export async function startPoolAdapter(
     },
   });
   registerPoolCommands(server, pool, logger);
+  let detachedSince: number | undefined = performance.now();
   server.onSessionOpen((session) => {
+    // Attached from now on, even if no lease tick sees it before the stream ends again: the lease
+    // counts from the last detachment, never from start-up.
+    detachedSince = undefined;
     for (const page of pool.statePages(config.podName)) session.notify(NOTIFICATION_POOL_STATE, page);
   });
 
   // The lease: no two live pods may emit for one source. A pod cut off from the operator (a
   // partition, not a crash) stops its sources before the operator's dead-peer bound runs out
   // and the sources start elsewhere.
-  let detachedSince: number | undefined = performance.now();
   const leaseCheck = setInterval(
     () => {
       const attached = server.stats().some((s) => s.attached);
