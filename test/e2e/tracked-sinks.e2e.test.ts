@@ -1,0 +1,291 @@
+// Sinks as a Knative user meets them, end to end through operator and adapter pods: a custom
+// Addressable (a CRD with status.address.url, readable through a ClusterRole labelled
+// duck.knative.dev/addressable=true, as Knative's own kinds are) is watched, so moving its address
+// moves the heartbeats with no other change; an address that goes away and a kind the operator may
+// not read turn SinkProvided False with a reason that says so; and an HTTPS sink is verified with
+// exactly the CAs of spec.sink.CACerts: the right CA delivers, a wrong one fails visibly.
+import * as k8s from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import { DevSink } from '../../adapter/dev-sink.js';
+import { createCertificateAuthority, type CertificateAuthority } from '../../control/pki.js';
+import { adminKubeConfig, eventually, freshNamespace } from '../support/cluster.js';
+import { startSystem, type Platform } from './system.js';
+import {
+  adapterPods,
+  condition,
+  createSource,
+  getSource,
+  isTrue,
+  patchSpec,
+  waitForSource,
+} from './source-helpers.js';
+
+const suffix = randomBytes(3).toString('hex');
+const group = `sinks${suffix}.e2e.example`;
+const apiVersion = `${group}/v1`;
+const heartbeatSource = (ns: string, name: string) => `/apis/v1/namespaces/${ns}/samplesources/${name}`;
+
+/** A namespaced CRD whose objects carry `status.address.url`, the Addressable duck type. */
+function addressableCrd(plural: string, kind: string) {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${group}` },
+    spec: {
+      group,
+      scope: 'Namespaced',
+      names: { plural, singular: kind.toLowerCase(), kind, listKind: `${kind}List` },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              properties: {
+                status: {
+                  type: 'object',
+                  properties: { address: { type: 'object', properties: { url: { type: 'string' } } } },
+                },
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** Heartbeats of `source` that `sink` accepted, in arrival order. */
+const accepted = (sink: DevSink, source: string) =>
+  sink.requests.filter((r) => r.status === 202 && r.event?.source === source);
+
+/** Waits until `sink` has accepted nothing from `source` for 2 s (many intervals of 300 ms). */
+async function quiet(sink: DevSink, source: string, what: string): Promise<void> {
+  let seen = -1;
+  let since = Date.now();
+  await eventually(
+    what,
+    async () => {
+      const now = accepted(sink, source).length;
+      if (now !== seen) [seen, since] = [now, Date.now()];
+      return Date.now() - since >= 2_000 ? true : undefined;
+    },
+    90_000,
+  );
+}
+
+describe('Tracked Addressable and HTTPS sinks end to end', () => {
+  const kc = adminKubeConfig();
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
+  const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+  // Where the adapters reach this test process: the API server's own address (loopback locally,
+  // the node's host end on the real node).
+  const host = new URL(kc.getCurrentCluster()!.server).hostname;
+  const readableRole = `e2e-widgetsinks-addressable-${suffix}`;
+  let platform: Platform;
+  let ns: Awaited<ReturnType<typeof freshNamespace>>;
+  const sinks: DevSink[] = [];
+
+  async function sinkOn(tls?: { certPem: string; keyPem: string }): Promise<{ sink: DevSink; url: string }> {
+    const sink = new DevSink(tls);
+    sinks.push(sink);
+    return { sink, url: (await sink.start(host)).href };
+  }
+
+  async function setAddress(name: string, url: string | undefined): Promise<void> {
+    await custom.patchNamespacedCustomObjectStatus(
+      {
+        group,
+        version: 'v1',
+        namespace: ns.name,
+        plural: 'widgetsinks',
+        name,
+        body: { status: { address: url === undefined ? null : { url } } },
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+  }
+
+  beforeAll(async () => {
+    platform = await startSystem();
+    ns = await freshNamespace('tracked-sinks');
+    for (const [plural, kind] of [
+      ['widgetsinks', 'WidgetSink'],
+      ['secretsinks', 'SecretSink'],
+    ] as const)
+      await ext.createCustomResourceDefinition({ body: addressableCrd(plural, kind) });
+    // Only WidgetSinks are made readable, the way Knative Serving and Eventing ship theirs.
+    await rbac.createClusterRole({
+      body: {
+        metadata: { name: readableRole, labels: { 'duck.knative.dev/addressable': 'true' } },
+        rules: [{ apiGroups: [group], resources: ['widgetsinks'], verbs: ['get', 'list', 'watch'] }],
+      },
+    });
+    await eventually('the CRDs to be served', async () => {
+      const served = await Promise.all(
+        ['widgetsinks', 'secretsinks'].map((plural) =>
+          custom
+            .listNamespacedCustomObject({ group, version: 'v1', namespace: ns.name, plural })
+            .then(() => true)
+            .catch(() => false),
+        ),
+      );
+      return served.every(Boolean) ? true : undefined;
+    });
+  });
+  afterAll(async () => {
+    await platform?.stop();
+    await Promise.all(sinks.map((s) => s.close()));
+    await rbac.deleteClusterRole({ name: readableRole }).catch(() => undefined);
+    for (const plural of ['widgetsinks', 'secretsinks'])
+      await ext.deleteCustomResourceDefinition({ name: `${plural}.${group}` }).catch(() => undefined);
+  });
+
+  it('1. a custom Addressable as sink.ref: heartbeats follow its address as it moves, and SinkProvided goes False when it goes away', async () => {
+    const first = await sinkOn();
+    const second = await sinkOn();
+    await custom.createNamespacedCustomObject({
+      group,
+      version: 'v1',
+      namespace: ns.name,
+      plural: 'widgetsinks',
+      body: { apiVersion, kind: 'WidgetSink', metadata: { name: 'display' } },
+    });
+    await setAddress('display', first.url);
+    await createSource(ns.name, 'tracked', {
+      interval: '300ms',
+      sink: { ref: { apiVersion, kind: 'WidgetSink', name: 'display' } },
+    });
+    const ready = await waitForSource(ns.name, 'tracked', 'Ready', (s) => isTrue(s, 'Ready'), 90_000);
+    expect(ready.status?.sinkUri).toBe(first.url);
+    const source = heartbeatSource(ns.name, 'tracked');
+    await eventually('heartbeats at the first address', async () =>
+      accepted(first.sink, source).length >= 2 ? true : undefined,
+    );
+
+    // Only the Addressable's status changes: no edit of the source, nothing else to wake the operator.
+    const generation = ready.metadata.generation;
+    const movedAt = Date.now();
+    await setAddress('display', second.url);
+    const moved = await waitForSource(
+      ns.name,
+      'tracked',
+      'the sink URI to follow the address',
+      (s) => s.status?.sinkUri === second.url,
+      30_000,
+    );
+    const followedInMs = Date.now() - movedAt;
+    expect(moved.metadata.generation).toBe(generation);
+    await eventually('heartbeats at the second address', async () =>
+      accepted(second.sink, source).length >= 2 ? true : undefined,
+    );
+    // Within a second or two of the change on an unloaded machine; bounded loosely here (shared CI).
+    expect(followedInMs).toBeLessThan(15_000);
+    // The sink reaches the adapters in their pod template (K_SINK), so the change rolls the
+    // Deployment: once the old pod is gone the old address hears nothing more.
+    await quiet(first.sink, source, 'the first address to fall silent');
+
+    await setAddress('display', undefined);
+    const gone = await waitForSource(
+      ns.name,
+      'tracked',
+      'SinkProvided False without an address',
+      (s) => condition(s, 'SinkProvided')?.status === 'False',
+      30_000,
+    );
+    expect(condition(gone, 'SinkProvided')).toMatchObject({ reason: 'SinkNotAddressable' });
+    expect(condition(gone, 'Ready')?.status).toBe('False');
+  });
+
+  it('2. a ref to a kind the operator may not read: SinkProvided False with a reason that says so', async () => {
+    await custom.createNamespacedCustomObject({
+      group,
+      version: 'v1',
+      namespace: ns.name,
+      plural: 'secretsinks',
+      body: { apiVersion, kind: 'SecretSink', metadata: { name: 'hidden' } },
+    });
+    await createSource(ns.name, 'forbidden', {
+      interval: '1s',
+      sink: { ref: { apiVersion, kind: 'SecretSink', name: 'hidden' } },
+    });
+    const refused = await waitForSource(
+      ns.name,
+      'forbidden',
+      'SinkProvided False',
+      (s) => condition(s, 'SinkProvided')?.status === 'False',
+      60_000,
+    );
+    const sinkProvided = condition(refused, 'SinkProvided');
+    expect(sinkProvided?.reason).toBe('SinkForbidden');
+    expect(sinkProvided?.message).toContain('duck.knative.dev/addressable');
+    expect(refused.status?.sinkUri).toBeUndefined();
+  });
+
+  describe('an HTTPS sink with spec.sink.CACerts', () => {
+    let sinkCa: CertificateAuthority;
+    let otherCa: CertificateAuthority;
+    let https: { sink: DevSink; url: string };
+
+    beforeAll(async () => {
+      sinkCa = await createCertificateAuthority({ commonName: 'e2e sink CA' });
+      otherCa = await createCertificateAuthority({ commonName: 'e2e unrelated CA' });
+      const ipAddresses = /^[\d.]+$|:/.test(host) ? [host] : [];
+      const dnsNames = ipAddresses.length === 0 ? [host] : [];
+      https = await sinkOn(
+        await sinkCa.issue({ commonName: 'e2e sink', ipAddresses, dnsNames, usages: ['server'] }),
+      );
+    });
+
+    it('3. the right CA delivers and is shown in status.sinkCACerts; a wrong CA fails visibly; the right one again recovers', async () => {
+      await createSource(ns.name, 'secure', {
+        interval: '300ms',
+        sink: { uri: https.url, CACerts: sinkCa.certPem },
+      });
+      const ready = await waitForSource(ns.name, 'secure', 'Ready', (s) => isTrue(s, 'Ready'), 90_000);
+      expect(ready.status?.sinkCACerts).toBe(sinkCa.certPem);
+      const source = heartbeatSource(ns.name, 'secure');
+      await eventually('heartbeats over verified TLS', async () =>
+        accepted(https.sink, source).length >= 2 ? true : undefined,
+      );
+
+      await patchSpec(ns.name, 'secure', { sink: { uri: https.url, CACerts: otherCa.certPem } });
+      const wrong = await waitForSource(
+        ns.name,
+        'secure',
+        'the wrong CA in status',
+        (s) => s.status?.sinkCACerts === otherCa.certPem,
+        30_000,
+      );
+      // The new CA rolls the adapter pod; the new one logs its failed deliveries with the
+      // verification error, and once the old pod is gone the sink accepts nothing more.
+      await eventually(
+        'an adapter to log verification failures',
+        async () => {
+          const pods = await adapterPods(ns.name, wrong.metadata.uid);
+          const failing = pods.some((p) =>
+            /dropped after \d+ attempt\(s\): .*(certificate|UNABLE_TO_VERIFY|SELF_SIGNED)/i.test(
+              platform.podLog(ns.name, p.metadata!.name!, 'adapter'),
+            ),
+          );
+          return failing ? true : undefined;
+        },
+        90_000,
+      );
+      await quiet(https.sink, source, 'no heartbeat accepted over an unverified connection');
+
+      await patchSpec(ns.name, 'secure', { sink: { uri: https.url, CACerts: sinkCa.certPem } });
+      const before = accepted(https.sink, source).length;
+      await eventually(
+        'heartbeats again with the right CA',
+        async () => (accepted(https.sink, source).length >= before + 2 ? true : undefined),
+        60_000,
+      );
+      expect((await getSource(ns.name, 'secure')).status?.sinkCACerts).toBe(sinkCa.certPem);
+    });
+  });
+});
