@@ -6,27 +6,20 @@ import { z } from 'zod';
 import { FaultInjector } from './fault-injector.js';
 import { OutboxFullError, TimeoutError } from './index.js';
 import {
-  closeTracker,
   CLIENT_ID,
   eventually,
-  makeTestPki,
   rawCall,
   rawCredentials,
   startTestClient,
   startTestServer,
 } from './testing.js';
-import type { TestPki } from './testing.js';
+import { controlTestkit } from './testkit.js';
 import { controlService, encodeEnvelope } from './wire.js';
 import type { Envelope, Envelope__Output } from './wire.js';
 
-let p: TestPki;
 // The black-holed peer must not be declared dead by keepalive during these tests: it is slow, not gone.
 const SLOW_KEEPALIVE = { timeMs: 60_000, timeoutMs: 60_000 };
-const { cleanups, track, closeAll } = closeTracker();
-beforeAll(async () => {
-  p = await makeTestPki();
-});
-afterEach(closeAll);
+const { p, cleanups, track } = controlTestkit();
 
 /** A server that says hello and then never reads again. */
 async function deafServer(): Promise<number> {

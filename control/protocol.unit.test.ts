@@ -14,27 +14,19 @@ import {
 } from './index.js';
 import type { CommandResult, ControlServer, Notification } from './index.js';
 import {
-  closeTracker,
   callStatus,
   captureLogger,
   eventually,
-  makeTestPki,
   rawCall,
   rawCredentials,
   startTestClient,
   startTestServer,
 } from './testing.js';
-import type { TestPki } from './testing.js';
+import { controlTestkit } from './testkit.js';
 import { controlService, encodeEnvelope } from './wire.js';
 import type { Envelope, Envelope__Output } from './wire.js';
 
-let p: TestPki;
-const { cleanups, track, closeAll } = closeTracker();
-
-beforeAll(async () => {
-  p = await makeTestPki();
-});
-afterEach(closeAll);
+const { p, cleanups, track } = controlTestkit();
 
 const num = z.object({ n: z.number().int() });
 
