@@ -14,6 +14,7 @@ import {
 } from './index.js';
 import type { CommandResult, ControlServer, Notification } from './index.js';
 import {
+  bindFakeServer,
   callStatus,
   captureLogger,
   eventually,
@@ -382,14 +383,7 @@ describe('hello', () => {
         );
       },
     });
-    const creds = grpc.ServerCredentials.createSsl(
-      Buffer.from(p.ca.certPem),
-      [{ private_key: Buffer.from(p.server.keyPem), cert_chain: Buffer.from(p.server.certPem) }],
-      true,
-    );
-    const port = await new Promise<number>((res, rej) =>
-      fake.bindAsync('127.0.0.1:0', creds, (e, n) => (e ? rej(e) : res(n))),
-    );
+    const port = await bindFakeServer(p, fake);
     cleanups.push(async () => void fake.forceShutdown());
     const clientLog = captureLogger();
     const client = track(startTestClient(p, port, { logger: clientLog.logger }));
