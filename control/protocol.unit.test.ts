@@ -24,6 +24,7 @@ import {
   startTestServer,
 } from './testing.js';
 import { controlTestkit } from './testkit.js';
+import { ManualClock } from './clock.js';
 import { controlService, encodeEnvelope } from './wire.js';
 import type { Envelope, Envelope__Output } from './wire.js';
 
@@ -133,16 +134,20 @@ describe('commands and acks', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const seen: number[] = [];
-    const { client } = await pair((s) =>
-      s.handle('slow', num, async (x) => {
-        if (x.n === 1) await gate;
-        seen.push(x.n);
-      }),
+    // The ack deadline runs on virtual time: it passes when the test says, not when a busy machine does.
+    const clock = new ManualClock();
+    const { client } = await pair(
+      (s) =>
+        s.handle('slow', num, async (x) => {
+          if (x.n === 1) await gate;
+          seen.push(x.n);
+        }),
+      { clock },
     );
     const first = client.sendAndWaitForAck('slow', { n: 1 }, { timeoutMs: 0 });
-    const second = await client
-      .sendAndWaitForAck('slow', { n: 2 }, { timeoutMs: 50 })
-      .catch((e: unknown) => e);
+    const timingOut = client.sendAndWaitForAck('slow', { n: 2 }, { timeoutMs: 50 }).catch((e: unknown) => e);
+    await clock.advance(50);
+    const second = await timingOut;
     expect(second).toBeInstanceOf(TimeoutError);
     release();
     await first;
