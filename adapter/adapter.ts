@@ -1,17 +1,16 @@
 // Wires one adapter together: state, heartbeat, sender, control server, health server.
 // main.ts adds the environment and signals; tests run this in-process.
 import type { Logger } from 'pino';
-import { ControlServer } from '../control/index.js';
 import { NOTIFICATION_ADAPTER_STATE } from '../contract/commands.js';
 import { adapterIdentity } from '../contract/identities.js';
 import { heartbeatSource } from '../contract/cloudevents.js';
 import { describeState, registerCommands } from './commands.js';
 import type { AdapterConfig } from './config.js';
-import { HealthServer } from '../control/health.js';
 import { Heartbeat } from './heartbeat.js';
 import { createMetrics, type AdapterMetrics } from './metrics.js';
 import { SinkSender } from './sender.js';
 import { registerSinkTokenCommand, SinkTokenHolder } from './sink-token.js';
+import { serving } from './serving.js';
 import { StatePublisher, StateStore } from './state.js';
 
 /** A running adapter. */
@@ -92,14 +91,8 @@ export async function startAdapter(
   };
   updateGauges();
 
-  const server = new ControlServer({
-    address: `${config.controlAddress}:${config.controlPort}`,
-    tls: config.tls,
-    identity: adapterIdentity(config.namespace, config.name),
-    allowedClientIdentities: [config.operatorIdentity],
-    logger,
-    metrics: metrics.registry,
-  });
+  const servers = serving(config, adapterIdentity(config.namespace, config.name), logger, metrics.registry);
+  const server = servers.server;
   const publisher = new StatePublisher(
     store,
     (state) => server.publish(NOTIFICATION_ADAPTER_STATE, state),
@@ -118,25 +111,12 @@ export async function startAdapter(
   // A (re)opened stream gets the full state at once; the others already have it.
   server.onSessionOpen((session) => session.notify(NOTIFICATION_ADAPTER_STATE, store.snapshot()));
 
-  let ready = false;
-  const health = new HealthServer({
-    host: config.healthAddress,
-    port: config.healthPort,
-    ready: () => (ready ? undefined : 'not ready'),
-    registry: metrics.registry,
-  });
-  let controlPort: number;
-  let healthPort: number;
-  try {
-    controlPort = await server.start();
-    healthPort = await health.start();
-  } catch (err) {
+  const { controlPort, healthPort } = await servers.start(() => {
     publisher.close();
-    await Promise.allSettled([server.close(0), health.stop(), sender.close()]);
-    throw err;
-  }
+    return sender.close();
+  });
   heartbeat.start();
-  ready = true;
+  servers.setReady(true);
   logger.info(
     {
       controlPort,
@@ -157,13 +137,12 @@ export async function startAdapter(
     metrics,
     close() {
       closing ??= (async () => {
-        ready = false;
+        servers.setReady(false);
         await heartbeat.stop(config.shutdownTimeoutMs);
         // Last word to the control plane: the final counters.
         publisher.publishNow();
         publisher.close();
-        await server.close(Math.min(1_000, config.shutdownTimeoutMs));
-        await health.stop();
+        await servers.close();
         await sender.close();
         const s = store.snapshot();
         logger.info(

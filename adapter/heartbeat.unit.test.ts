@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { HEARTBEAT_EVENT_TYPE } from '../contract/cloudevents.js';
-import { DevSink } from './dev-sink.js';
+import type { DevSink } from './dev-sink.js';
+import { sinkPerTest } from './sink-per-test.js';
 import { Heartbeat, type HeartbeatData } from './heartbeat.js';
 import { createMetrics } from './metrics.js';
 import { SinkSender } from './sender.js';
@@ -19,11 +20,10 @@ async function waitFor(predicate: () => boolean, timeoutMs = 5_000): Promise<voi
 describe('Heartbeat against a real sink', () => {
   let sink: DevSink;
   let url: URL;
-  beforeEach(async () => {
-    sink = new DevSink();
-    url = await sink.start();
+  sinkPerTest((s, u) => {
+    sink = s;
+    url = u;
   });
-  afterEach(() => sink.close());
 
   function heartbeat(store: StateStore, attemptTimeoutMs = 2_000, retries = 2) {
     const metrics = createMetrics({ defaultMetrics: false });

@@ -1,6 +1,7 @@
 import { CloudEvent } from 'cloudevents';
 import fc from 'fast-check';
-import { DevSink } from './dev-sink.js';
+import type { DevSink } from './dev-sink.js';
+import { sinkPerTest } from './sink-per-test.js';
 import {
   SinkSender,
   backoffDelay,
@@ -31,11 +32,10 @@ const never = new AbortController().signal;
 describe('SinkSender against a real HTTP sink', () => {
   let sink: DevSink;
   let url: URL;
-  beforeEach(async () => {
-    sink = new DevSink();
-    url = await sink.start();
+  sinkPerTest((s, u) => {
+    sink = s;
+    url = u;
   });
-  afterEach(() => sink.close());
 
   it('sends in binary mode and the SDK reads the same event back', async () => {
     const e = event();
@@ -243,11 +243,10 @@ describe('retry arithmetic', () => {
 describe('SinkSender with an OIDC token', () => {
   let sink: DevSink;
   let url: URL;
-  beforeEach(async () => {
-    sink = new DevSink();
-    url = await sink.start();
+  sinkPerTest((s, u) => {
+    sink = s;
+    url = u;
   });
-  afterEach(() => sink.close());
 
   it('asks for the header before every attempt, so a retry carries the refreshed token', async () => {
     let token = 'a.b.first';

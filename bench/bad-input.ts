@@ -25,6 +25,7 @@ import { startControlPlane } from '../test/controlplane/controlplane.js';
 import { startHost } from './lib/host-client.js';
 import { BENCH_NAMESPACE, adapterName, hostAddress } from './lib/adapter-host.js';
 import { fmt, mapLimit, printTable, repoRoot, rssOf, sleep, writeResult } from './lib/report.js';
+import { runBench } from './lib/run.js';
 
 const { values } = parseArgs({
   options: {
@@ -488,10 +489,4 @@ async function main(): Promise<void> {
   console.log(`results: ${file}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

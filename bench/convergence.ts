@@ -11,6 +11,7 @@ import { createSource, getSource, patchSpec, waitForSource, isTrue } from '../te
 import { startBenchSystem, ensureNamespace } from './lib/system.js';
 import { conditionStatus, watchSources, type SourceObj } from './lib/watch.js';
 import { fmt, printTable, sleep, summarize, writeResult, type Summary } from './lib/report.js';
+import { runBench } from './lib/run.js';
 
 const NS = 'bench-convergence';
 const NAME = 'conv';
@@ -160,11 +161,5 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  runBench(main);
 }

@@ -10,6 +10,7 @@ import { CONNECT_PATH } from '../control/wire.js';
 import { startHost } from './lib/host-client.js';
 import { hostAddress } from './lib/adapter-host.js';
 import { fmt, printTable, settledMemory, sleep, writeResult } from './lib/report.js';
+import { runBench } from './lib/run.js';
 
 const { values } = parseArgs({
   options: {
@@ -84,10 +85,4 @@ async function main(): Promise<void> {
   await host.stop();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

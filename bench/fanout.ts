@@ -23,6 +23,7 @@ import {
   summarize,
   writeResult,
 } from './lib/report.js';
+import { runBench } from './lib/run.js';
 
 const { values } = parseArgs({
   options: {
@@ -236,10 +237,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -86,7 +86,8 @@ async function measureInterleaved(sides: Side[]): Promise<Figures[]> {
   });
 }
 
-function rawEcho(port: number, creds: grpc.ChannelCredentials): Side {
+/** A raw gRPC bidi call to the echo service: the baseline sides' transport. */
+function openRawEcho(port: number, creds: grpc.ChannelCredentials) {
   const client = new grpc.Client(`127.0.0.1:${port}`, creds);
   const def = RAW_ECHO_SERVICE['Echo']!;
   const call = client.makeBidiStreamRequest<Buffer, Buffer>(
@@ -94,6 +95,11 @@ function rawEcho(port: number, creds: grpc.ChannelCredentials): Side {
     def.requestSerialize,
     def.responseDeserialize,
   );
+  return { client, call };
+}
+
+function rawEcho(port: number, creds: grpc.ChannelCredentials): Side {
+  const { client, call } = openRawEcho(port, creds);
   let onEcho: () => void = () => {};
   call.on('data', () => onEcho());
   call.on('error', () => {}); // the peer going away at the end
@@ -135,13 +141,7 @@ function rawEcho(port: number, creds: grpc.ChannelCredentials): Side {
  * The fair throughput baseline for a protocol that batches frames into envelopes.
  */
 function coalescingEcho(port: number, creds: grpc.ChannelCredentials): Side {
-  const client = new grpc.Client(`127.0.0.1:${port}`, creds);
-  const def = RAW_ECHO_SERVICE['Echo']!;
-  const call = client.makeBidiStreamRequest<Buffer, Buffer>(
-    def.path,
-    def.requestSerialize,
-    def.responseDeserialize,
-  );
+  const { client, call } = openRawEcho(port, creds);
   let onEcho: (records: number) => void = () => {};
   call.on('data', (m: Buffer) => onEcho(m.length / RAW_PAYLOAD.length));
   call.on('error', () => {});

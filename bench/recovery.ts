@@ -21,6 +21,7 @@ import { OPERATOR_IDENTITY, adapterIdentity } from '../contract/identities.js';
 import { registerCommands } from '../adapter/commands.js';
 import { StateStore } from '../adapter/state.js';
 import { fmt, printTable, sleep, summarize, writeResult, type Summary } from './lib/report.js';
+import { runBench } from './lib/run.js';
 
 const { values } = parseArgs({
   options: {
@@ -248,10 +249,4 @@ async function main(): Promise<void> {
   console.log(`\nresults: ${file}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

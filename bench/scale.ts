@@ -14,6 +14,7 @@ import { createSource, isTrue, waitForSource } from '../test/e2e/source-helpers.
 import { ensureNamespace, startBenchSystem } from './lib/system.js';
 import { measureConvergence } from './convergence.js';
 import { fmt, mapLimit, printTable, rssOf, sleep, summarize, writeResult } from './lib/report.js';
+import { runBench } from './lib/run.js';
 
 const { values } = parseArgs({
   options: {
@@ -257,10 +258,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

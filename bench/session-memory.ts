@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { makeTestPki, startTestClient, startTestServer } from '../control/testing.js';
 import { fmt, printTable, settledMemory, writeResult } from './lib/report.js';
+import { runBench } from './lib/run.js';
 
 const { values } = parseArgs({ options: { commands: { type: 'string', default: '6000' } } });
 const N = Number(values.commands);
@@ -41,10 +42,4 @@ async function main(): Promise<void> {
   await server.close(0);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -12,6 +12,7 @@ import { OPERATOR_IDENTITY, adapterIdentity } from '../contract/identities.js';
 import { startHost } from './lib/host-client.js';
 import { BENCH_NAMESPACE, OP_SOAK, adapterName } from './lib/adapter-host.js';
 import { fmt, settledMemory, sleep, writeResult } from './lib/report.js';
+import { runBench } from './lib/run.js';
 
 const { values } = parseArgs({
   options: {
@@ -200,10 +201,4 @@ async function main(): Promise<void> {
   await host.stop();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

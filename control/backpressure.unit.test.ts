@@ -6,27 +6,36 @@ import { z } from 'zod';
 import { FaultInjector } from './fault-injector.js';
 import { OutboxFullError, TimeoutError } from './index.js';
 import {
-  closeTracker,
+  bindFakeServer,
   CLIENT_ID,
   eventually,
-  makeTestPki,
   rawCall,
   rawCredentials,
   startTestClient,
   startTestServer,
 } from './testing.js';
-import type { TestPki } from './testing.js';
+import { controlTestkit } from './testkit.js';
 import { controlService, encodeEnvelope } from './wire.js';
 import type { Envelope, Envelope__Output } from './wire.js';
 
-let p: TestPki;
 // The black-holed peer must not be declared dead by keepalive during these tests: it is slow, not gone.
 const SLOW_KEEPALIVE = { timeMs: 60_000, timeoutMs: 60_000 };
-const { cleanups, track, closeAll } = closeTracker();
-beforeAll(async () => {
-  p = await makeTestPki();
-});
-afterEach(closeAll);
+const { p, cleanups, track } = controlTestkit();
+
+/** A raw client session (hello sent, nothing else) through a fault proxy, so a test can stop one direction. */
+async function rawSessionViaProxy(port: number, sessionId: string) {
+  const proxy = new FaultInjector(port);
+  cleanups.push(() => proxy.close());
+  const { call, client } = rawCall(await proxy.start(), rawCredentials(p.clientTls));
+  cleanups.push(() => client.close());
+  call.on('error', () => {});
+  call.write(
+    encodeEnvelope({
+      frames: [{ hello: { protocolVersion: 1, capabilities: [], identity: CLIENT_ID, sessionId } }],
+    }),
+  );
+  return { proxy, call };
+}
 
 /** A server that says hello and then never reads again. */
 async function deafServer(): Promise<number> {
@@ -45,14 +54,7 @@ async function deafServer(): Promise<number> {
       });
     },
   });
-  const creds = grpc.ServerCredentials.createSsl(
-    Buffer.from(p.ca.certPem),
-    [{ private_key: Buffer.from(p.server.keyPem), cert_chain: Buffer.from(p.server.certPem) }],
-    true,
-  );
-  const port = await new Promise<number>((res, rej) =>
-    fake.bindAsync('127.0.0.1:0', creds, (e, n) => (e ? rej(e) : res(n))),
-  );
+  const port = await bindFakeServer(p, fake);
   cleanups.push(() => fake.forceShutdown());
   return port;
 }
@@ -102,18 +104,7 @@ it('drops notifications for a client that stops reading, instead of buffering th
   const registry = new Registry();
   const { server, port } = await startTestServer(p, { metrics: registry, keepalive: SLOW_KEEPALIVE });
   track(server);
-  const proxy = new FaultInjector(port);
-  cleanups.push(() => proxy.close());
-  const { call, client } = rawCall(await proxy.start(), rawCredentials(p.clientTls));
-  cleanups.push(() => client.close());
-  call.on('error', () => {});
-  call.write(
-    encodeEnvelope({
-      frames: [
-        { hello: { protocolVersion: 1, capabilities: [], identity: CLIENT_ID, sessionId: 'deaf-client' } },
-      ],
-    }),
-  );
+  const { proxy } = await rawSessionViaProxy(port, 'deaf-client');
   await eventually(() => server.stats().some((s) => s.attached), 5000, 'session');
   proxy.setBlackhole(true, 'down'); // the client no longer reads anything the server sends
   // Measure what is retained, not garbage: the test runner starts node with --expose-gc.
@@ -146,16 +137,7 @@ it('stops reading from a client that floods commands without reading acks, and k
   server.handle('noop', z.unknown(), () => {
     if (++runs > 0) throw new Error('e'.repeat(4000));
   });
-  const proxy = new FaultInjector(port);
-  cleanups.push(() => proxy.close());
-  const { call, client } = rawCall(await proxy.start(), rawCredentials(p.clientTls));
-  cleanups.push(() => client.close());
-  call.on('error', () => {});
-  call.write(
-    encodeEnvelope({
-      frames: [{ hello: { protocolVersion: 1, capabilities: [], identity: CLIENT_ID, sessionId: 'flood' } }],
-    }),
-  );
+  const { proxy, call } = await rawSessionViaProxy(port, 'flood');
   await eventually(() => server.stats().some((s) => s.sessionId === 'flood'), 5000, 'session');
   proxy.setBlackhole(true, 'down'); // never read the acks
   let written = 0;

@@ -4,22 +4,10 @@
 import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { FaultInjector } from './fault-injector.js';
-import {
-  captureLogger,
-  closeTracker,
-  eventually,
-  makeTestPki,
-  startTestClient,
-  startTestServer,
-} from './testing.js';
-import type { TestPki } from './testing.js';
+import { captureLogger, eventually, startTestClient, startTestServer } from './testing.js';
+import { controlTestkit } from './testkit.js';
 
-let p: TestPki;
-const { track, closeAll } = closeTracker();
-beforeAll(async () => {
-  p = await makeTestPki();
-});
-afterEach(closeAll);
+const { p, track } = controlTestkit();
 
 it('delivers 10,000 commands exactly once each, in order, while connections are cut at random', async () => {
   const registry = new Registry();

@@ -1,6 +1,7 @@
 // The control-plane end (operator): dials one server, keeps one session for its whole life, and
 // reconnects forever (exponential backoff with jitter and a cap) until closed. Commands queued while
 // disconnected, and everything unacked, go out in order when the next stream opens.
+import { SYSTEM_CLOCK, type Clock } from './clock.js';
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
@@ -36,6 +37,8 @@ export type ClientState = 'connecting' | 'ready' | 'disconnected' | 'closed';
 
 /** Options of a ControlClient. */
 export interface ControlClientOptions {
+  /** What the hello timeout and the sessions' ack deadlines are measured on. Default: the system clock. */
+  clock?: Clock;
   /** host:port of the server (an adapter pod IP). */
   target: string;
   /** Re-read on every connection attempt, so rotated certificates are used by the next stream. */
@@ -129,6 +132,7 @@ export class ControlClient {
       limits: this.limits,
       logger: this.logger,
       metrics: this.metrics,
+      clock: this.options.clock,
       onReliable: (frame) => this.onReliable(frame),
       onNotification: (n) => this.onNotificationFrame(n),
     });
@@ -297,14 +301,14 @@ export class ControlClient {
       let link: Link | null = null;
       let ready = false;
       let finished = false;
-      const helloTimer = setTimeout(() => {
+      const helloTimer = (this.options.clock ?? SYSTEM_CLOCK).setTimer(() => {
         this.lastError = 'server did not answer the hello in time';
         call.cancel();
       }, this.options.helloTimeoutMs ?? 10_000);
       const finish = (why: string): void => {
         if (finished) return;
         finished = true;
-        clearTimeout(helloTimer);
+        helloTimer.cancel();
         if (link) this.session.detach(link);
         this.lastError = this.lastError || why;
         if (ready) this.logger.warn({ reason: why }, 'stream lost');
@@ -342,7 +346,7 @@ export class ControlClient {
           return;
         }
         const { hello, peer } = read;
-        clearTimeout(helloTimer);
+        helloTimer.cancel();
         ready = true;
         this.lastError = '';
         this.watchChannel(client, () => finished, finish);

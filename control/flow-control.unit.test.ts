@@ -7,24 +7,17 @@ import { FaultInjector } from './fault-injector.js';
 import {
   captureLogger,
   CLIENT_ID,
-  closeTracker,
   eventually,
-  makeTestPki,
   rawCall,
   rawCredentials,
   startTestClient,
   startTestServer,
 } from './testing.js';
-import type { TestPki } from './testing.js';
+import { controlTestkit } from './testkit.js';
 import { decodeEnvelope, encodeEnvelope } from './wire.js';
 import type { Frame } from './wire.js';
 
-let p: TestPki;
-const { cleanups, track, closeAll } = closeTracker();
-beforeAll(async () => {
-  p = await makeTestPki();
-});
-afterEach(closeAll);
+const { p, cleanups, track } = controlTestkit();
 
 const TOTAL = 10_000;
 const PER_ENVELOPE = 1_700; // six envelopes of ~1.9 MB each

@@ -5,25 +5,12 @@ import fc from 'fast-check';
 import { z } from 'zod';
 import { CommandRejectedError, MessageTooLargeError } from './index.js';
 import { Outbox } from './outbox.js';
-import {
-  closeTracker,
-  CLIENT_ID,
-  callStatus,
-  makeTestPki,
-  rawCredentials,
-  startTestClient,
-  startTestServer,
-} from './testing.js';
-import type { TestPki } from './testing.js';
+import { CLIENT_ID, callStatus, rawCredentials, startTestClient, startTestServer } from './testing.js';
+import { controlTestkit } from './testkit.js';
 import { decodeEnvelope, encodeEnvelope } from './wire.js';
 import type { Frame } from './wire.js';
 
-let p: TestPki;
-const { cleanups, track, closeAll } = closeTracker();
-beforeAll(async () => {
-  p = await makeTestPki();
-});
-afterEach(closeAll);
+const { p, cleanups, track } = controlTestkit();
 
 const hello = (sessionId: string): Frame => ({
   hello: { protocolVersion: 1, capabilities: [], identity: CLIENT_ID, sessionId },

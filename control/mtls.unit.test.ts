@@ -11,7 +11,6 @@ import { z } from 'zod';
 import { createCertificateAuthority } from './pki.js';
 import type { TlsPems } from './index.js';
 import {
-  closeTracker,
   CLIENT_ID,
   SERVER_ID,
   callStatus,
@@ -23,15 +22,10 @@ import {
   startTestClient,
   startTestServer,
 } from './testing.js';
-import type { TestPki } from './testing.js';
+import { controlTestkit } from './testkit.js';
 import { encodeEnvelope } from './wire.js';
 
-let p: TestPki;
-const { cleanups, track, closeAll } = closeTracker();
-beforeAll(async () => {
-  p = await makeTestPki();
-});
-afterEach(closeAll);
+const { p, cleanups, track } = controlTestkit();
 
 const HELLO = encodeEnvelope({
   frames: [

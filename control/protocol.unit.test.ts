@@ -14,27 +14,21 @@ import {
 } from './index.js';
 import type { CommandResult, ControlServer, Notification } from './index.js';
 import {
-  closeTracker,
+  bindFakeServer,
   callStatus,
   captureLogger,
   eventually,
-  makeTestPki,
   rawCall,
   rawCredentials,
   startTestClient,
   startTestServer,
 } from './testing.js';
-import type { TestPki } from './testing.js';
+import { controlTestkit } from './testkit.js';
+import { ManualClock } from './clock.js';
 import { controlService, encodeEnvelope } from './wire.js';
 import type { Envelope, Envelope__Output } from './wire.js';
 
-let p: TestPki;
-const { cleanups, track, closeAll } = closeTracker();
-
-beforeAll(async () => {
-  p = await makeTestPki();
-});
-afterEach(closeAll);
+const { p, cleanups, track } = controlTestkit();
 
 const num = z.object({ n: z.number().int() });
 
@@ -140,16 +134,20 @@ describe('commands and acks', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const seen: number[] = [];
-    const { client } = await pair((s) =>
-      s.handle('slow', num, async (x) => {
-        if (x.n === 1) await gate;
-        seen.push(x.n);
-      }),
+    // The ack deadline runs on virtual time: it passes when the test says, not when a busy machine does.
+    const clock = new ManualClock();
+    const { client } = await pair(
+      (s) =>
+        s.handle('slow', num, async (x) => {
+          if (x.n === 1) await gate;
+          seen.push(x.n);
+        }),
+      { clock },
     );
     const first = client.sendAndWaitForAck('slow', { n: 1 }, { timeoutMs: 0 });
-    const second = await client
-      .sendAndWaitForAck('slow', { n: 2 }, { timeoutMs: 50 })
-      .catch((e: unknown) => e);
+    const timingOut = client.sendAndWaitForAck('slow', { n: 2 }, { timeoutMs: 50 }).catch((e: unknown) => e);
+    await clock.advance(50);
+    const second = await timingOut;
     expect(second).toBeInstanceOf(TimeoutError);
     release();
     await first;
@@ -390,14 +388,7 @@ describe('hello', () => {
         );
       },
     });
-    const creds = grpc.ServerCredentials.createSsl(
-      Buffer.from(p.ca.certPem),
-      [{ private_key: Buffer.from(p.server.keyPem), cert_chain: Buffer.from(p.server.certPem) }],
-      true,
-    );
-    const port = await new Promise<number>((res, rej) =>
-      fake.bindAsync('127.0.0.1:0', creds, (e, n) => (e ? rej(e) : res(n))),
-    );
+    const port = await bindFakeServer(p, fake);
     cleanups.push(async () => void fake.forceShutdown());
     const clientLog = captureLogger();
     const client = track(startTestClient(p, port, { logger: clientLog.logger }));

@@ -2,29 +2,18 @@
 // status it must get: the table a client author in another language codes against.
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
-import {
-  CLIENT_ID,
-  callStatus,
-  closeTracker,
-  makeTestPki,
-  rawCall,
-  rawCredentials,
-  startTestServer,
-} from './testing.js';
-import type { TestPki } from './testing.js';
+import { CLIENT_ID, callStatus, rawCall, rawCredentials, startTestServer } from './testing.js';
+import { controlTestkit } from './testkit.js';
 import { encodeEnvelope } from './wire.js';
 import type { Frame } from './wire.js';
 
 const OTHER_ID = 'spiffe://samplesource.test/other-operator';
-let p: TestPki;
 let other: { caPem: string; certPem: string; keyPem: string };
-const { cleanups, track, closeAll } = closeTracker();
+const { p, cleanups, track } = controlTestkit();
 beforeAll(async () => {
-  p = await makeTestPki();
   const leaf = await p.ca.issue({ commonName: 'other', uris: [OTHER_ID] });
   other = { caPem: p.ca.certPem, ...leaf };
 });
-afterEach(closeAll);
 
 const hello = (sessionId: string, extra: Record<string, unknown> = {}): Frame => ({
   hello: { protocolVersion: 1, capabilities: [], identity: CLIENT_ID, sessionId, ...extra },

@@ -4,8 +4,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { ControlServer } from './server.js';
-import { CLIENT_ID, SERVER_ID, closeTracker, makeTestPki } from './testing.js';
-import type { TestPki } from './testing.js';
+import { CLIENT_ID, SERVER_ID } from './testing.js';
+import { controlTestkit } from './testkit.js';
 import { CONNECT_PATH, decodeEnvelope, encodeEnvelope } from './wire.js';
 
 const NAME = 'demo.default.adapter.samplesource.knative.dev';
@@ -40,12 +40,7 @@ grpc.experimental.registerResolver(
   LoopbackResolver as unknown as Parameters<typeof grpc.experimental.registerResolver>[1],
 );
 
-let p: TestPki;
-const { track, cleanups, closeAll } = closeTracker();
-beforeAll(async () => {
-  p = await makeTestPki();
-});
-afterEach(closeAll);
+const { p, track, cleanups } = controlTestkit();
 
 async function serverWithDnsSan(): Promise<number> {
   const leaf = await p.ca.issue({ commonName: 'adapter', uris: [SERVER_ID], dnsNames: [NAME] });

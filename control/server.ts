@@ -2,6 +2,7 @@
 // keeps one session per client session id (session-table.ts, so a reconnecting client resumes),
 // routes commands to handlers in order per session (router.ts), and sends async results and
 // notifications back. This file is the gRPC wiring and the life of one stream.
+import { SYSTEM_CLOCK, type Clock } from './clock.js';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -40,6 +41,8 @@ import type { Envelope, Envelope__Output, Frame } from './wire.js';
 
 /** Options of a ControlServer. */
 export interface ControlServerOptions {
+  /** What the hello timeout and the sessions' ack deadlines are measured on. Default: the system clock. */
+  clock?: Clock;
   /** host:port to listen on; port 0 picks a free one. */
   address: string;
   tls: TlsSource;
@@ -263,14 +266,14 @@ export class ControlServer {
     let link: Link | undefined;
     let done = false;
     const helloTimeoutMs = this.options.helloTimeoutMs ?? 10_000;
-    const helloTimer = setTimeout(() => {
+    const helloTimer = (this.options.clock ?? SYSTEM_CLOCK).setTimer(() => {
       done = true;
       this.refuse(call, refusals.noHelloInTime(helloTimeoutMs), { identities });
     }, helloTimeoutMs);
     const cleanup = (why: string): void => {
       if (done) return;
       done = true;
-      clearTimeout(helloTimer);
+      helloTimer.cancel();
       if (ss && link) {
         ss.session.detach(link);
         if (ss.link === link) {
@@ -294,7 +297,7 @@ export class ControlServer {
       }
       const opened = this.openStream(call, identities, envelope, fail);
       if (!opened) return;
-      clearTimeout(helloTimer);
+      helloTimer.cancel();
       ss = opened.ss;
       link = opened.link;
       const rest = envelope.frames.slice(1);
@@ -381,6 +384,7 @@ export class ControlServer {
       limits: this.limits,
       logger,
       metrics: this.metrics,
+      clock: this.options.clock,
       onReliable: (frame): ReliableOutcome =>
         this.router.route(
           {

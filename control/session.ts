@@ -1,8 +1,8 @@
 // The reliability machinery both ends share: outbox with ordered resend, in-flight window, ack
 // waiting with timeouts and aborts, receiver dedup and in-order handling. A session outlives its
 // streams: a reconnect attaches a new Link and everything unacked goes out again.
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { SYSTEM_CLOCK, type Clock, type ClockTimer } from './clock.js';
 import { DedupWindow } from './dedup.js';
 import {
   AbortError,
@@ -56,6 +56,8 @@ export interface SessionOptions {
   metrics: ControlMetrics;
   onReliable(frame: InboundReliable): ReliableOutcome;
   onNotification?(notification: NotificationValue): void;
+  /** What ack deadlines and round trips are measured on. Default: the system clock. */
+  clock?: Clock;
 }
 
 /** Counts for tests and debugging: every one of them is bounded by a limit. */
@@ -88,13 +90,15 @@ export class Session {
   private readonly spaceWaiters = new Set<() => void>();
   // One timer for all ack deadlines instead of one per message.
   private readonly waiting = new Set<Waiting>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
+  private readonly clock: Clock;
   private timerAt = Infinity;
   // Largest frame we may send: our limit or the peer's, whichever is smaller (less room for the envelope).
   private sendLimit: number;
 
   constructor(private readonly options: SessionOptions) {
     this.id = options.id;
+    this.clock = options.clock ?? SYSTEM_CLOCK;
     this.logger = options.logger;
     this.outbox = new Outbox(options.limits.maxOutbox, options.limits.maxInFlight);
     this.dedup = new DedupWindow(options.limits.dedupWindow);
@@ -151,7 +155,7 @@ export class Session {
     const limit = this.sendLimit;
     if (size > limit) return Promise.reject(new MessageTooLargeError(size, limit));
     const timeoutMs = options.timeoutMs ?? 30_000;
-    const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+    const deadline = timeoutMs > 0 ? this.clock.now() + timeoutMs : Infinity;
     const existing = this.outbox.get(id);
     if (existing) return this.awaitAck(existing, id, signal, deadline, timeoutMs);
     if (!this.outbox.full)
@@ -301,14 +305,14 @@ export class Session {
     }
     for (const wake of this.spaceWaiters) wake();
     this.spaceWaiters.clear();
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.waiting.clear();
   }
 
   private pump(): void {
     const link = this.link;
     if (!link) return;
-    const now = performance.now();
+    const now = this.clock.now();
     let entry;
     while ((entry = this.outbox.takeNext())) {
       if (entry.attempts++ > 0) this.options.metrics.resent.inc();
@@ -321,7 +325,7 @@ export class Session {
     const entry = this.outbox.remove(id);
     if (!entry) return; // late duplicate ack, or aborted meanwhile
     const m = this.options.metrics;
-    m.rtt.observe((performance.now() - entry.sentAt) / 1000);
+    m.rtt.observe((this.clock.now() - entry.sentAt) / 1000);
     if (error) m.rejected.inc();
     else m.acked.inc();
     for (const w of entry.waiters) w(error);
@@ -420,16 +424,15 @@ export class Session {
   }
 
   private armTimer(at: number): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timerAt = at;
-    this.timer = setTimeout(this.expireDeadlines, Math.max(0, at - performance.now()));
-    this.timer.unref();
+    this.timer = this.clock.setTimer(this.expireDeadlines, at - this.clock.now()).unref();
   }
 
   private readonly expireDeadlines = (): void => {
     this.timer = undefined;
     this.timerAt = Infinity;
-    const now = performance.now();
+    const now = this.clock.now();
     let next = Infinity;
     for (const w of [...this.waiting]) {
       if (w.deadline <= now) w.expire();

@@ -153,3 +153,18 @@ export function callStatus(call: grpc.ClientDuplexStream<Buffer, Buffer>): Promi
     call.on('status', (s: grpc.StatusObject) => resolve(s));
   });
 }
+
+/**
+ * Binds a hand-written gRPC server (a fake peer for a fault the real server cannot produce) on a
+ * loopback port with the fixture server certificate, requiring client certificates like the real one.
+ */
+export function bindFakeServer(p: TestPki, fake: grpc.Server): Promise<number> {
+  const creds = grpc.ServerCredentials.createSsl(
+    Buffer.from(p.ca.certPem),
+    [{ private_key: Buffer.from(p.server.keyPem), cert_chain: Buffer.from(p.server.certPem) }],
+    true,
+  );
+  return new Promise<number>((res, rej) =>
+    fake.bindAsync('127.0.0.1:0', creds, (e, n) => (e ? rej(e) : res(n))),
+  );
+}

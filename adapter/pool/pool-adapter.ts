@@ -3,11 +3,10 @@
 // environment and signals; tests run this in-process.
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
-import { ControlServer } from '../../control/index.js';
 import { POOL_IDENTITY } from '../../contract/identities.js';
 import { NOTIFICATION_POOL_STATE } from '../../contract/pool.js';
-import { HealthServer } from '../../control/health.js';
 import { createMetrics, type AdapterMetrics } from '../metrics.js';
+import { serving } from '../serving.js';
 import { registerPoolCommands } from './commands.js';
 import type { PoolConfig } from './config.js';
 import { SourcePool } from './source-pool.js';
@@ -51,14 +50,8 @@ export async function startPoolAdapter(
     help: 'Shared sources running on this pod.',
     registers: [metrics.registry],
   });
-  const server = new ControlServer({
-    address: `${config.controlAddress}:${config.controlPort}`,
-    tls: config.tls,
-    identity: POOL_IDENTITY,
-    allowedClientIdentities: [config.operatorIdentity],
-    logger,
-    metrics: metrics.registry,
-  });
+  const servers = serving(config, POOL_IDENTITY, logger, metrics.registry);
+  const server = servers.server;
   const gapMs = overrides.publishGapMs ?? 1_000;
   let timer: NodeJS.Timeout | undefined;
   let lastPublished = 0;
@@ -130,23 +123,8 @@ export async function startPoolAdapter(
   );
   leaseCheck.unref();
 
-  let ready = false;
-  const health = new HealthServer({
-    host: config.healthAddress,
-    port: config.healthPort,
-    ready: () => (ready ? undefined : 'not ready'),
-    registry: metrics.registry,
-  });
-  let controlPort: number;
-  let healthPort: number;
-  try {
-    controlPort = await server.start();
-    healthPort = await health.start();
-  } catch (err) {
-    await Promise.allSettled([server.close(0), health.stop()]);
-    throw err;
-  }
-  ready = true;
+  const { controlPort, healthPort } = await servers.start();
+  servers.setReady(true);
   logger.info(
     { controlPort, healthPort },
     `pool adapter ${config.podName} started; control on ${config.controlAddress}:${controlPort}, health on ${config.healthAddress}:${healthPort}`,
@@ -160,13 +138,12 @@ export async function startPoolAdapter(
     metrics,
     close() {
       closing ??= (async () => {
-        ready = false;
+        servers.setReady(false);
         clearInterval(leaseCheck);
         const count = pool.size;
         await pool.close();
         if (timer) clearTimeout(timer);
-        await server.close(Math.min(1_000, config.shutdownTimeoutMs));
-        await health.stop();
+        await servers.close();
         logger.info({ sources: count }, `pool adapter stopped (${count} sources stopped)`);
       })();
       return closing;

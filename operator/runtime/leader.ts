@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from './client.js';
-import { sleep } from './sleep.js';
+import { SYSTEM_CLOCK, sleepOn, type Clock } from '../../control/clock.js';
 import { deepEqual } from './status.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -27,6 +27,8 @@ export interface LeaderElectionOptions {
   releaseOnCancel?: boolean;
   logger?: Logger;
   metrics?: RuntimeMetrics;
+  /** What the retry period, renew deadline and lease expiry are measured on. Default: the system clock. */
+  clock?: Clock;
 }
 
 /** Callbacks of {@link LeaderElector.run}. */
@@ -65,6 +67,7 @@ export class LeaderElector {
   private readonly retryPeriodMs: number;
   private readonly path: string;
   private readonly log: Logger;
+  private readonly clock: Clock;
   private observed?: LeaseSpec;
   private observedAt = 0;
   private leading = false;
@@ -77,6 +80,7 @@ export class LeaderElector {
     this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    this.clock = options.clock ?? SYSTEM_CLOCK;
     if (this.renewDeadlineMs >= this.leaseDurationMs)
       throw new Error('renewDeadline must be shorter than leaseDuration');
     if (this.retryPeriodMs >= this.renewDeadlineMs)
@@ -158,19 +162,22 @@ export class LeaderElector {
     while (!signal.aborted) {
       if (await this.tryAcquireOrRenew()) return true;
       // Jittered like client-go (factor 1.2) so candidates do not collide in lockstep.
-      await sleep(this.retryPeriodMs * (1 + Math.random() * 1.2), signal);
+      await sleepOn(this.clock, this.retryPeriodMs * (1 + Math.random() * 1.2), signal);
     }
     return false;
   }
 
   private async renewLoop(signal: AbortSignal): Promise<void> {
-    let lastRenew = Date.now();
+    let lastRenew = this.clock.now();
     while (!signal.aborted) {
-      await sleep(this.retryPeriodMs, signal);
+      await sleepOn(this.clock, this.retryPeriodMs, signal);
       if (signal.aborted) return;
       if (await this.tryAcquireOrRenew()) {
-        lastRenew = Date.now();
-      } else if (Date.now() - lastRenew >= this.renewDeadlineMs || this.observedLeader() !== this.identity) {
+        lastRenew = this.clock.now();
+      } else if (
+        this.clock.now() - lastRenew >= this.renewDeadlineMs ||
+        this.observedLeader() !== this.identity
+      ) {
         // Past the deadline, or someone else holds it now: stop leading at once.
         return;
       }
@@ -220,7 +227,7 @@ export class LeaderElector {
     if (!deepEqual(spec, this.observed)) this.observe(spec);
     const holder = spec.holderIdentity ?? '';
     const validUntil = this.observedAt + (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
-    if (holder !== '' && holder !== this.identity && validUntil > Date.now()) return false;
+    if (holder !== '' && holder !== this.identity && validUntil > this.clock.now()) return false;
 
     const renewing = holder === this.identity;
     const next: LeaseSpec = {
@@ -243,6 +250,6 @@ export class LeaderElector {
 
   private observe(spec: LeaseSpec): void {
     this.observed = spec;
-    this.observedAt = Date.now();
+    this.observedAt = this.clock.now();
   }
 }

@@ -5,6 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import { DevSink } from '../../adapter/dev-sink.js';
 import { adminKubeConfig, eventually, kubectl } from '../support/cluster.js';
 import type { Platform } from './system.js';
+import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY } from '../support/restricted.js';
 
 /** One heartbeat as the sink saw it. */
 export interface Heartbeat {
@@ -86,22 +87,13 @@ export async function clusterSink(
           spec: {
             automountServiceAccountToken: false,
             // As example.yaml runs it: numeric user *and* group (kubelet takes only the image's user).
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: 65532,
-              runAsGroup: 65532,
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
+            securityContext: RESTRICTED_POD_SECURITY,
             containers: [
               {
                 name: 'event-display',
                 image: EVENT_DISPLAY_IMAGE,
                 ports: [{ name: 'http', containerPort: 8080 }],
-                securityContext: {
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  capabilities: { drop: ['ALL'] },
-                },
+                securityContext: RESTRICTED_CONTAINER_SECURITY,
               },
             ],
           },

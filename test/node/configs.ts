@@ -1,6 +1,8 @@
 // Configuration files of the node's daemons, written into its state directory. Paths under /run and
 // /var/lib are the node's own (its mount namespace has a tmpfs on /run and its state dir on /var/lib).
 
+import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY } from '../support/restricted.js';
+
 /** Cluster-wide addresses the node and control plane agree on. */
 export const CLUSTER = {
   /** Pod addresses (bridge + host-local), inside the node's network namespace only. */
@@ -244,12 +246,7 @@ export function coreDnsManifests(): string {
           spec: {
             serviceAccountName: 'coredns',
             dnsPolicy: 'Default',
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: 65532,
-              runAsGroup: 65532,
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
+            securityContext: RESTRICTED_POD_SECURITY,
             containers: [
               {
                 name: 'coredns',
@@ -262,11 +259,7 @@ export function coreDnsManifests(): string {
                 ],
                 readinessProbe: { httpGet: { path: '/ready', port: 8181 }, periodSeconds: 2 },
                 livenessProbe: { httpGet: { path: '/health', port: 8080 }, periodSeconds: 10 },
-                securityContext: {
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  capabilities: { drop: ['ALL'] },
-                },
+                securityContext: RESTRICTED_CONTAINER_SECURITY,
                 volumeMounts: [{ name: 'config', mountPath: '/etc/coredns', readOnly: true }],
               },
             ],
