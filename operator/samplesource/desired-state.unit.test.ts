@@ -10,46 +10,19 @@ import {
   type ObservedWorld,
   type PlannedEvent,
 } from './desired-state.js';
-import { buildAdapterDeployment } from './resources.js';
-import { parseSampleSource } from '../../contract/samplesource.js';
 import type { PodReport } from './status.js';
+import { NOW, UID, sampleSourceObject, storedDeployment, validSource } from './fixtures.js';
 
-const NOW = new Date('2026-11-25T12:00:00Z');
-const UID = 'c0ffee00-0000-4000-8000-000000000001';
 const DEPLOYMENT = `samplesource-sample-source-${UID}`;
 const SERVICE_URI = 'http://display.demo.svc.cluster.local';
 const options = { adapter: { image: 'samplesource-adapter:0.1.0' } };
-const serviceSink = { ref: { apiVersion: 'v1', kind: 'Service', name: 'display' } };
 const serviceFound = { found: true as const, object: { kind: 'Service' } };
 
-function raw(spec: Record<string, unknown> = {}, generation = 1, status?: SampleSourceStatus) {
-  return {
-    apiVersion: 'samples.knative.dev/v1alpha1',
-    kind: 'SampleSource',
-    metadata: { name: 'sample-source', namespace: 'demo', uid: UID, generation, resourceVersion: '7' },
-    spec: { sink: serviceSink, replicas: 2, ...spec },
-    ...(status ? { status } : {}),
-  };
-}
+const raw = sampleSourceObject;
 
 // The adapter Deployment as the API server would hold it once the Deployment controller saw it.
 function stored(spec: Record<string, unknown> = {}, available = true, sinkUri = SERVICE_URI): V1Deployment {
-  const parsed = parseSampleSource(raw(spec));
-  if (!parsed.ok) throw new Error('fixture is invalid');
-  const d = buildAdapterDeployment(parsed.source, sinkUri, options.adapter);
-  d.metadata!.generation = 1;
-  d.metadata!.resourceVersion = '11';
-  d.status = {
-    observedGeneration: 1,
-    conditions: [
-      {
-        type: 'Available',
-        status: available ? 'True' : 'False',
-        reason: available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
-      },
-    ],
-  };
-  return d;
+  return storedDeployment(validSource(raw(spec)), sinkUri, options.adapter, available);
 }
 
 const ok = (generation: number): PodReport => ({ generation, state: 'succeeded' });

@@ -15,12 +15,8 @@ import {
 import { RecordingFakeClient, type InjectedFault } from '../runtime/testing.js';
 import { sampleSourceReconciler, type SessionsPort } from './reconciler.js';
 import { SAMPLESOURCE_RESOURCE } from './resource.js';
-import {
-  parseSampleSource,
-  type SampleSource,
-  type SampleSourceStatus,
-} from '../../contract/samplesource.js';
-import { buildAdapterDeployment, SOURCE_UID_LABEL, SOURCE_NAME_LABEL } from './resources.js';
+import type { SampleSourceStatus } from '../../contract/samplesource.js';
+import { SOURCE_UID_LABEL, SOURCE_NAME_LABEL } from './resources.js';
 import { adapterDeploymentName, certSecretName, sinkServiceAccountName } from './names.js';
 import { buildSinkServiceAccount } from './sink-identity.js';
 import { buildCertSecret } from './certs-secret.js';
@@ -28,9 +24,8 @@ import { OperatorPki } from './operator-pki.js';
 import type { PodReport } from './status.js';
 import type { AdapterPod } from './sessions.js';
 import type { ApplyStatePayload } from '../../contract/commands.js';
+import { NOW, UID, sampleSourceObject, storedDeployment, validSource } from './fixtures.js';
 
-const NOW = new Date('2026-11-25T12:00:00Z');
-const UID = 'c0ffee00-0000-4000-8000-000000000001';
 const NS = 'demo';
 const KEY = `${NS}/sample-source`;
 const SINK_URI = 'http://display.demo.svc.cluster.local';
@@ -40,21 +35,8 @@ const SERVICE_PATH = `/api/v1/namespaces/${NS}/services/display`;
 const SECRETS = `/api/v1/namespaces/${NS}/secrets`;
 const DEPLOYMENTS = `/apis/apps/v1/namespaces/${NS}/deployments`;
 
-function sourceObject(spec: Record<string, unknown> = {}, generation = 1, status?: SampleSourceStatus) {
-  return {
-    apiVersion: 'samples.knative.dev/v1alpha1',
-    kind: 'SampleSource',
-    metadata: { name: 'sample-source', namespace: NS, uid: UID, generation, resourceVersion: '7' },
-    spec: { sink: { ref: { apiVersion: 'v1', kind: 'Service', name: 'display' } }, replicas: 2, ...spec },
-    ...(status ? { status } : {}),
-  };
-}
-
-function valid(obj: unknown): SampleSource {
-  const parsed = parseSampleSource(obj);
-  if (!parsed.ok) throw new Error('fixture is invalid');
-  return parsed.source;
-}
+const sourceObject = sampleSourceObject;
+const valid = validSource;
 
 const SOURCE = valid(sourceObject());
 const SECRET_PATH = `${SECRETS}/${certSecretName(SOURCE)}`;
@@ -62,14 +44,8 @@ const DEPLOYMENT_PATH = `${DEPLOYMENTS}/${adapterDeploymentName(SOURCE)}`;
 
 /** The adapter Deployment as the API server holds it once the Deployment controller saw it. */
 function availableDeployment(owner = true): V1Deployment {
-  const d = buildAdapterDeployment(SOURCE, SINK_URI, plan.adapter);
-  d.metadata!.generation = 1;
-  d.metadata!.resourceVersion = '11';
+  const d = storedDeployment(SOURCE, SINK_URI, plan.adapter);
   if (!owner) d.metadata!.ownerReferences = [];
-  d.status = {
-    observedGeneration: 1,
-    conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }],
-  };
   return d;
 }
 

@@ -1,0 +1,58 @@
+// Fixtures shared by the reconcile table tests (desired-state and reconciler): one SampleSource as
+// the API server returns it, and its adapter Deployment as the API server holds it once the
+// Deployment controller saw it. Test-only; nothing in the operator imports this.
+import type { V1Deployment } from '@kubernetes/client-node';
+import {
+  parseSampleSource,
+  type SampleSource,
+  type SampleSourceStatus,
+} from '../../contract/samplesource.js';
+import { buildAdapterDeployment, type AdapterOptions } from './resources.js';
+
+export const NOW = new Date('2026-11-25T12:00:00Z');
+export const UID = 'c0ffee00-0000-4000-8000-000000000001';
+
+/** `demo/sample-source`, sinking to the `display` Service, two replicas; `spec` overrides fields. */
+export function sampleSourceObject(
+  spec: Record<string, unknown> = {},
+  generation = 1,
+  status?: SampleSourceStatus,
+) {
+  return {
+    apiVersion: 'samples.knative.dev/v1alpha1',
+    kind: 'SampleSource',
+    metadata: { name: 'sample-source', namespace: 'demo', uid: UID, generation, resourceVersion: '7' },
+    spec: { sink: { ref: { apiVersion: 'v1', kind: 'Service', name: 'display' } }, replicas: 2, ...spec },
+    ...(status ? { status } : {}),
+  };
+}
+
+/** Parses a fixture; a fixture that does not parse is a broken test, not a case. */
+export function validSource(obj: unknown): SampleSource {
+  const parsed = parseSampleSource(obj);
+  if (!parsed.ok) throw new Error('fixture is invalid');
+  return parsed.source;
+}
+
+/** The adapter Deployment at generation 1, observed by the Deployment controller, Available or not. */
+export function storedDeployment(
+  source: SampleSource,
+  sinkUri: string,
+  adapter: AdapterOptions,
+  available = true,
+): V1Deployment {
+  const d = buildAdapterDeployment(source, sinkUri, adapter);
+  d.metadata!.generation = 1;
+  d.metadata!.resourceVersion = '11';
+  d.status = {
+    observedGeneration: 1,
+    conditions: [
+      {
+        type: 'Available',
+        status: available ? 'True' : 'False',
+        reason: available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+      },
+    ],
+  };
+  return d;
+}
