@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     logger: log,
     plan: {
       clusterDomain: config.CLUSTER_DOMAIN,
+      defaultMode: config.DEFAULT_SOURCE_MODE,
       adapter: {
         image: config.ADAPTER_IMAGE,
         controlPort: config.ADAPTER_CONTROL_PORT,
