@@ -127,15 +127,21 @@ export interface ModePlan {
   upsertToPool: boolean;
   /** Remove the source from the pool. */
   removeFromPool: boolean;
-  /** Send ApplyState to the dedicated pods (they start ticking only then). */
+  /**
+   * Apply the Deployment with its initial SAMPLESOURCE_PAUSED=true: a dedicated adapter ticks from
+   * its environment at start, so while the pool still runs the source its new pods must start paused.
+   */
+  startPaused: boolean;
+  /** Send ApplyState (the real paused value) to the dedicated pods: only once the pool let go. */
   steerDedicated: boolean;
 }
 
 /**
  * No double emission across a switch, at the cost of a gap of at most about one interval:
  * dedicated → shared deletes the Deployment first and places the source on the pool only once
- * no dedicated pod is left; shared → dedicated applies the Deployment, releases the source from
- * the pool once a dedicated pod is Ready, and steers the dedicated pods only after the pool let go.
+ * no dedicated pod is left; shared → dedicated applies the Deployment with its pods starting
+ * paused, releases the source from the pool once a dedicated pod is Ready, and steers (unpauses)
+ * the dedicated pods only after the pool let go.
  */
 export function planMode(mode: SourceMode, world: ModeWorld): ModePlan {
   if (mode === 'shared') {
@@ -144,6 +150,7 @@ export function planMode(mode: SourceMode, world: ModeWorld): ModePlan {
       deleteDeployment: world.deploymentExists,
       upsertToPool: !world.deploymentExists && world.dedicatedPods === 0,
       removeFromPool: false,
+      startPaused: false,
       steerDedicated: false,
     };
   }
@@ -152,6 +159,7 @@ export function planMode(mode: SourceMode, world: ModeWorld): ModePlan {
     deleteDeployment: false,
     upsertToPool: false,
     removeFromPool: world.inPool && world.readyDedicatedPods > 0,
+    startPaused: world.inPool,
     steerDedicated: !world.inPool,
   };
 }

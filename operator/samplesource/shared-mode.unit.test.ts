@@ -139,6 +139,7 @@ describe('planMode (live switch, no double emission)', () => {
     deleteDeployment: false,
     upsertToPool: false,
     removeFromPool: false,
+    startPaused: false,
     steerDedicated: false,
   };
   test.each<[string, 'dedicated' | 'shared', ModeWorld, Partial<ModePlan>]>([
@@ -157,13 +158,13 @@ describe('planMode (live switch, no double emission)', () => {
       'shared → dedicated: Deployment applied, pool keeps it until a dedicated pod is Ready',
       'dedicated',
       w({ inPool: true, deploymentExists: true, dedicatedPods: 1 }),
-      { applyDeployment: true },
+      { applyDeployment: true, startPaused: true },
     ],
     [
       'shared → dedicated: dedicated pod Ready, released from the pool, not yet steered',
       'dedicated',
       w({ inPool: true, deploymentExists: true, dedicatedPods: 1, readyDedicatedPods: 1 }),
-      { applyDeployment: true, removeFromPool: true },
+      { applyDeployment: true, startPaused: true, removeFromPool: true },
     ],
     [
       'shared → dedicated: pool let go, dedicated pods steered',
