@@ -24,6 +24,12 @@ export const MAX_REPLICAS = 10;
 /** Longest SampleSource name: 63, because the name is a label value on its adapter pods. */
 export const MAX_NAME_LENGTH = 63;
 
+/** How a source runs: its own adapter Deployment, or a slot on the shared adapter pool. */
+export const SOURCE_MODES = ['dedicated', 'shared'] as const;
+export type SourceMode = (typeof SOURCE_MODES)[number];
+/** The operator-wide default mode when none is configured: dedicated (today's behaviour). */
+export const DEFAULT_SOURCE_MODE: SourceMode = 'dedicated';
+
 // RFC 1123 subdomain (ServiceAccount names).
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -39,8 +45,15 @@ export const SampleSourceSpecSchema = z.object({
     .regex(DNS_SUBDOMAIN, 'must be a DNS subdomain (a ServiceAccount name)')
     .optional(),
   replicas: z.number().int().min(1).max(MAX_REPLICAS).default(DEFAULT_REPLICAS),
+  // No default here or in the CRD: unset means the operator-wide default (see effectiveMode).
+  mode: z.enum(SOURCE_MODES).optional(),
 });
 export type SampleSourceSpec = z.infer<typeof SampleSourceSpecSchema>;
+
+/** The mode a source runs in: its spec.mode, else the operator-wide default. */
+export function effectiveMode(spec: Pick<SampleSourceSpec, 'mode'>, operatorDefault: SourceMode): SourceMode {
+  return spec.mode ?? operatorDefault;
+}
 
 /** A Knative condition (type, status, severity, lastTransitionTime, reason, message). */
 export type { Condition } from './knative.js';
@@ -68,6 +81,10 @@ export interface SampleSourceStatus {
   paused?: boolean;
   /** Adapter pods that are ready (and steered). */
   readyReplicas?: number;
+  /** The mode the source runs in (spec.mode or the operator default). */
+  mode?: SourceMode;
+  /** Shared mode: the pool pod serving the source. */
+  poolPod?: string;
 }
 
 /** The metadata a reconcile needs; the API server always sets these. */

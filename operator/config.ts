@@ -2,6 +2,7 @@
 // process with one line naming the variable, instead of a crash later.
 import { z } from 'zod';
 import { hostname } from 'node:os';
+import { DEFAULT_SOURCE_MODE, SOURCE_MODES } from '../contract/samplesource.js';
 
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 const port = z.coerce.number().int().min(1).max(65_535);
@@ -32,6 +33,8 @@ const EnvSchema = z.object({
   CA_SECRET_NAME: z.string().min(1).default('samplesource-ca'),
   CLUSTER_DOMAIN: z.string().min(1).default('cluster.local'),
   GRACEFUL_SHUTDOWN_MS: positiveMs.default(20_000),
+  /** Mode of a SampleSource whose spec.mode is unset (a CRD default cannot be operator-wide). */
+  DEFAULT_SOURCE_MODE: z.enum(SOURCE_MODES).default(DEFAULT_SOURCE_MODE),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });
 

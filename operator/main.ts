@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     logger: log,
     plan: {
       clusterDomain: config.CLUSTER_DOMAIN,
+      defaultMode: config.DEFAULT_SOURCE_MODE,
       adapter: {
         image: config.ADAPTER_IMAGE,
         controlPort: config.ADAPTER_CONTROL_PORT,

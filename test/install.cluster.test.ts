@@ -141,6 +141,11 @@ describe('config/ and example.yaml', () => {
     },
     { name: 'no sink', spec: '  interval: 1s', error: 'spec.sink: Required value' },
     {
+      name: 'an unknown mode',
+      spec: '  mode: pooled\n  sink: {uri: "http://x.example/"}',
+      error: 'spec.mode: Unsupported value: "pooled"',
+    },
+    {
       name: 'a sink with neither ref nor uri',
       spec: '  sink: {}',
       error: 'spec.sink: Invalid value: sink needs at least one of ref and uri',
@@ -231,6 +236,8 @@ describe('config/ and example.yaml', () => {
     const specs = [
       '  interval: 1h30m\n  sink: {uri: "https://x.example/in"}',
       '  interval: 1.5s\n  paused: true\n  replicas: 10\n  sink: {uri: "http://x.example/"}',
+      '  mode: shared\n  sink: {uri: "http://x.example/"}',
+      '  mode: dedicated\n  sink: {uri: "http://x.example/"}',
       '  sink:\n    uri: /events\n    ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}',
       '  ceOverrides:\n    extensions: {team: blue, env2: prod}\n  serviceAccountName: heartbeat-sa\n  sink: {uri: "http://x.example/"}',
     ];
@@ -287,13 +294,30 @@ describe('config/ and example.yaml', () => {
       string,
       string,
     ];
-    expect(header.split(/\s+/)).toEqual(['NAME', 'READY', 'REASON', 'INTERVAL', 'PAUSED', 'SINK', 'AGE']);
+    expect(header.split(/\s+/)).toEqual([
+      'NAME',
+      'READY',
+      'REASON',
+      'INTERVAL',
+      'PAUSED',
+      'MODE',
+      'SINK',
+      'AGE',
+    ]);
     // Cut the row at the header's column starts: an empty Reason prints as blanks.
     const starts = [...header.matchAll(/\S+/g)].map((m) => m.index);
     const cells = starts.map((at, i) => row.slice(at, starts[i + 1]).trim());
-    expect(cells.slice(0, 6)).toEqual(['printed', 'True', '', '2s', 'false', 'http://display.example/']);
+    expect(cells.slice(0, 7)).toEqual([
+      'printed',
+      'True',
+      '',
+      '2s',
+      'false',
+      'dedicated',
+      'http://display.example/',
+    ]);
     expect(kubectl(['-n', 'columns', 'get', 'samplesources', '-o', 'wide']).split('\n')[0]).toMatch(
-      /REPLICAS/,
+      /POOL-POD +REPLICAS/,
     );
     // Found by its short name and through the Knative categories.
     expect(kubectl(['-n', 'columns', 'get', 'samplesrc', '-o', 'name'])).toContain(

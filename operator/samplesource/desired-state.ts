@@ -4,9 +4,12 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { ApplyStatePayload, Generation } from '../../contract/commands.js';
 import {
+  DEFAULT_SOURCE_MODE,
+  effectiveMode,
   parseSampleSource,
   type SampleSource,
   type SampleSourceStatus,
+  type SourceMode,
 } from '../../contract/samplesource.js';
 import {
   buildAdapterDeployment,
@@ -14,6 +17,7 @@ import {
   type AdapterOptions,
   type DeploymentAction,
 } from './resources.js';
+import { sharedModeUnavailable } from './shared-mode.js';
 import { resolveSink, type ResolveSinkOptions, type SinkLookup, type SinkResult } from './sink.js';
 import {
   ConditionType,
@@ -91,6 +95,8 @@ export interface ReconcilePlan {
 /** Configuration of {@link planReconcile}. */
 export interface PlanOptions extends ResolveSinkOptions {
   adapter: AdapterOptions;
+  /** Mode of a source whose spec.mode is unset (operator flag DEFAULT_SOURCE_MODE). Default dedicated. */
+  defaultMode?: SourceMode;
 }
 
 function conditionOf(status: SampleSourceStatus | undefined, type: string) {
@@ -175,6 +181,20 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
     };
   }
   const source = parsed.source;
+  const mode = effectiveMode(source.spec, options.defaultMode ?? DEFAULT_SOURCE_MODE);
+  if (mode === 'shared') {
+    // Until the pool is wired in (docs/pool.md), say so on the source; its Deployment, if any, stays.
+    const status = {
+      ...invalidSpecStatus(source.metadata, source.status, [sharedModeUnavailable()], world.now),
+      mode,
+    };
+    return {
+      status,
+      statusChanged: statusChanged(source.status, status),
+      sendTo: [],
+      events: readyEvents(source.status, status),
+    };
+  }
   const sink = resolveSink(source.spec.sink, source.metadata.namespace, world.sinkLookup, options);
   const events: PlannedEvent[] = [];
   let deployment: DeploymentAction | undefined;
@@ -222,6 +242,7 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
     reports: world.reports,
     now: world.now,
   });
+  status.mode = mode;
   events.push(
     ...readyEvents(source.status, status),
     ...transitionEvents(source.status, status, source.metadata.generation),

@@ -415,3 +415,38 @@ describe('podsNeedingState', () => {
     ).toEqual(want);
   });
 });
+
+describe('planReconcile: spec.mode and the operator default', () => {
+  test.each<[string, Record<string, unknown>, 'dedicated' | 'shared' | undefined, 'dedicated' | 'shared']>([
+    ['unset, no operator default', {}, undefined, 'dedicated'],
+    ['unset, operator default dedicated', {}, 'dedicated', 'dedicated'],
+    ['explicit dedicated beats an operator default shared', { mode: 'dedicated' }, 'shared', 'dedicated'],
+    ['unset, operator default shared', {}, 'shared', 'shared'],
+    ['explicit shared', { mode: 'shared' }, 'dedicated', 'shared'],
+  ])('%s runs %s', (_name, spec, defaultMode, want) => {
+    const plan = planReconcile(
+      raw(spec),
+      world({ deployment: stored(spec) }),
+      defaultMode ? { ...options, defaultMode } : options,
+    );
+    expect(plan.status?.mode).toBe(want);
+    if (want === 'dedicated') {
+      expect(plan.deployment).toBeDefined();
+    } else {
+      // Not wired yet: reported on the source, nothing done to the Deployment, no commands.
+      expect(plan.deployment).toBeUndefined();
+      expect(plan.sendTo).toEqual([]);
+      expect(conditionsOf(plan.status)).toMatchObject({
+        Deployed: 'False/InvalidSpec',
+        Ready: 'False/InvalidSpec',
+      });
+      expect(plan.status?.conditions?.find((c) => c.type === 'Ready')?.message).toContain('spec.mode');
+    }
+  });
+
+  test('an invalid mode is a spec error on that source', () => {
+    const plan = planReconcile(raw({ mode: 'pooled' }), world({}), options);
+    expect(conditionsOf(plan.status)).toMatchObject({ Ready: 'False/InvalidSpec' });
+    expect(plan.status?.conditions?.find((c) => c.type === 'Ready')?.message).toContain('spec.mode');
+  });
+});

@@ -56,7 +56,9 @@ export interface PodReport {
 export type DeploymentObservation =
   | { state: 'missing' }
   | { state: 'notOwned'; message: string }
-  | { state: 'observed'; deployment: V1Deployment };
+  | { state: 'observed'; deployment: V1Deployment }
+  /** Shared mode: no Deployment; the pool placement decides Deployed (operator/samplesource/shared-mode.ts). */
+  | { state: 'pooled'; condition: DesiredCondition };
 
 /** Everything {@link computeStatus} needs. */
 export interface StatusInput {
@@ -114,6 +116,7 @@ export function deployedCondition(observation: DeploymentObservation): Desired {
     };
   if (observation.state === 'notOwned')
     return { type, status: 'False', reason: Reason.NotOwned, message: observation.message };
+  if (observation.state === 'pooled') return { ...observation.condition, type };
   const d = observation.deployment;
   const name = d.metadata?.name ?? '';
   const conditions = d.status?.conditions ?? [];

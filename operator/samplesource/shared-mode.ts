@@ -1,0 +1,165 @@
+// Shared mode decisions, pure so they are table-tested: the Deployed condition of a source on
+// the shared pool (reason AssignedToPool), its status, and the steps of a live switch between
+// dedicated and shared. The reconciler wiring that acts on them is not done yet (docs/pool.md).
+import type { SampleSource, SampleSourceStatus, SourceMode, SpecError } from '../../contract/samplesource.js';
+import type { SharedSourceStatus } from '../pool/pool-sessions.js';
+import type { SinkResult } from './sink.js';
+import { computeStatus, ConditionType, type DesiredCondition, type PodReport } from './status.js';
+
+/** Reasons of the shared-mode Deployed condition (documented in docs/api.md). */
+export const SharedReason = {
+  AssignedToPool: 'AssignedToPool',
+  NoPoolPod: 'NoPoolPod',
+  Placing: 'Placing',
+  HandingOff: 'HandingOff',
+  OwnerLost: 'OwnerLost',
+  RejectedByPool: 'RejectedByPool',
+} as const;
+
+/** Deployed for a shared source: True once a pool pod confirmed it runs the source. */
+export function placedCondition(pool: SharedSourceStatus | undefined): DesiredCondition {
+  const type = ConditionType.Deployed;
+  const phase = pool?.phase ?? 'unplaced';
+  switch (phase) {
+    case 'running':
+      return {
+        type,
+        status: 'True',
+        reason: SharedReason.AssignedToPool,
+        message: `served by pool pod ${pool?.pod ?? '?'}`,
+      };
+    case 'starting':
+      return {
+        type,
+        status: 'Unknown',
+        reason: SharedReason.Placing,
+        message: 'sent to a pool pod, not yet confirmed',
+      };
+    case 'releasing':
+      return {
+        type,
+        status: 'Unknown',
+        reason: SharedReason.HandingOff,
+        message: 'moving between pool pods: waiting for the old owner to release it',
+      };
+    case 'orphaned':
+      return {
+        type,
+        status: 'Unknown',
+        reason: SharedReason.OwnerLost,
+        message: 'its pool pod was lost; restarting after the dead-peer bound',
+      };
+    case 'rejected':
+      return {
+        type,
+        status: 'False',
+        reason: SharedReason.RejectedByPool,
+        message: pool?.message ?? 'the pool pod refused the source',
+      };
+    default:
+      return { type, status: 'Unknown', reason: SharedReason.NoPoolPod, message: 'no ready pool pod' };
+  }
+}
+
+/** Everything {@link computeSharedStatus} needs. */
+export interface SharedStatusInput {
+  source: SampleSource;
+  sink: SinkResult;
+  pool: SharedSourceStatus | undefined;
+  now: Date;
+}
+
+/**
+ * The status of a shared source: the same conditions as a dedicated one (the serving pool pod
+ * plays the one ready adapter pod), plus status.mode and status.poolPod.
+ */
+export function computeSharedStatus(input: SharedStatusInput): SampleSourceStatus {
+  const { pool } = input;
+  const serving = pool?.phase === 'running' && pool.pod !== undefined ? pool.pod : undefined;
+  const reports = new Map<string, PodReport>();
+  if (serving !== undefined && pool?.appliedGeneration !== undefined) {
+    reports.set(serving, { generation: pool.appliedGeneration, state: 'succeeded' });
+  }
+  const status = computeStatus({
+    source: input.source,
+    sink: input.sink,
+    deployment: { state: 'pooled', condition: placedCondition(pool) },
+    readyPods: serving !== undefined ? [serving] : [],
+    reports,
+    now: input.now,
+  });
+  status.mode = 'shared';
+  if (serving !== undefined) status.poolPod = serving;
+  return status;
+}
+
+/**
+ * The spec error a shared source gets while the pool is not wired into the reconciler: Deployed
+ * and Ready False (InvalidSpec) on that source alone, its existing Deployment left running.
+ */
+export function sharedModeUnavailable(): SpecError {
+  return {
+    path: 'spec.mode',
+    message: 'shared mode is not served by this operator yet (docs/pool.md); use mode dedicated',
+    area: 'deployment',
+  };
+}
+
+/** What the reconcile saw that a mode switch depends on. */
+export interface ModeWorld {
+  /** The source's adapter Deployment exists. */
+  deploymentExists: boolean;
+  /** Dedicated adapter pods that still exist (terminating ones included): they may still emit. */
+  dedicatedPods: number;
+  /** Dedicated adapter pods that are Ready (steerable). */
+  readyDedicatedPods: number;
+  /** The pool holds the source (any phase). */
+  inPool: boolean;
+}
+
+/** The steps a reconcile takes for the source's mode. */
+export interface ModePlan {
+  /** Create or update the adapter Deployment and its certificate Secret. */
+  applyDeployment: boolean;
+  /** Delete the adapter Deployment (and Secret). */
+  deleteDeployment: boolean;
+  /** Upsert the source, with its desired config, into the pool. */
+  upsertToPool: boolean;
+  /** Remove the source from the pool. */
+  removeFromPool: boolean;
+  /**
+   * Apply the Deployment with its initial SAMPLESOURCE_PAUSED=true: a dedicated adapter ticks from
+   * its environment at start, so while the pool still runs the source its new pods must start paused.
+   */
+  startPaused: boolean;
+  /** Send ApplyState (the real paused value) to the dedicated pods: only once the pool let go. */
+  steerDedicated: boolean;
+}
+
+/**
+ * No double emission across a switch, at the cost of a gap of at most about one interval:
+ * dedicated → shared deletes the Deployment first and places the source on the pool only once
+ * no dedicated pod is left; shared → dedicated applies the Deployment with its pods starting
+ * paused, releases the source from the pool once a dedicated pod is Ready, and steers (unpauses)
+ * the dedicated pods only after the pool let go.
+ */
+export function planMode(mode: SourceMode, world: ModeWorld): ModePlan {
+  if (mode === 'shared') {
+    return {
+      applyDeployment: false,
+      deleteDeployment: world.deploymentExists,
+      upsertToPool: !world.deploymentExists && world.dedicatedPods === 0,
+      removeFromPool: false,
+      startPaused: false,
+      steerDedicated: false,
+    };
+  }
+  return {
+    applyDeployment: true,
+    deleteDeployment: false,
+    upsertToPool: false,
+    removeFromPool: world.inPool && world.readyDedicatedPods > 0,
+    startPaused: world.inPool,
+    steerDedicated: !world.inPool,
+  };
+}
