@@ -7,6 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { adminKubeConfig, eventually, freshNamespace } from '../../test/support/cluster.js';
+import { addressableCrd } from '../../test/support/addressable-crd.js';
 import { kubeconfigForUser } from '../../test/support/identities.js';
 import { clientFromKubeConfig, type KubeClient } from './client.js';
 import { DynamicInformers } from './dynamic-informers.js';
@@ -18,37 +19,7 @@ const apiVersion = `${group}/v1`;
 const plural = 'widgetsinks';
 const kind = 'WidgetSink';
 
-const crd = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: `${plural}.${group}` },
-  spec: {
-    group,
-    scope: 'Namespaced',
-    names: { plural, singular: 'widgetsink', kind, listKind: `${kind}List` },
-    versions: [
-      {
-        name: 'v1',
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        schema: {
-          openAPIV3Schema: {
-            type: 'object',
-            properties: {
-              status: {
-                type: 'object',
-                properties: {
-                  address: { type: 'object', properties: { url: { type: 'string' } } },
-                },
-              },
-            },
-          },
-        },
-      },
-    ],
-  },
-};
+const crd = addressableCrd(group, plural, kind);
 
 describe('Tracker + DynamicInformers (real API server, custom Addressable)', () => {
   let admin: KubeClient;

@@ -8,6 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { DevSink } from '../../adapter/dev-sink.js';
 import { createCertificateAuthority, type CertificateAuthority } from '../../control/pki.js';
+import { addressableCrd } from '../support/addressable-crd.js';
 import { adminKubeConfig, eventually, freshNamespace } from '../support/cluster.js';
 import { startSystem, type Platform } from './system.js';
 import {
@@ -24,39 +25,6 @@ const suffix = randomBytes(3).toString('hex');
 const group = `sinks${suffix}.e2e.example`;
 const apiVersion = `${group}/v1`;
 const heartbeatSource = (ns: string, name: string) => `/apis/v1/namespaces/${ns}/samplesources/${name}`;
-
-/** A namespaced CRD whose objects carry `status.address.url`, the Addressable duck type. */
-function addressableCrd(plural: string, kind: string) {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${plural}.${group}` },
-    spec: {
-      group,
-      scope: 'Namespaced',
-      names: { plural, singular: kind.toLowerCase(), kind, listKind: `${kind}List` },
-      versions: [
-        {
-          name: 'v1',
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              properties: {
-                status: {
-                  type: 'object',
-                  properties: { address: { type: 'object', properties: { url: { type: 'string' } } } },
-                },
-              },
-            },
-          },
-        },
-      ],
-    },
-  };
-}
 
 /** Heartbeats of `source` that `sink` accepted, in arrival order. */
 const accepted = (sink: DevSink, source: string) =>
@@ -117,7 +85,7 @@ describe('Tracked Addressable and HTTPS sinks end to end', () => {
       ['widgetsinks', 'WidgetSink'],
       ['secretsinks', 'SecretSink'],
     ] as const)
-      await ext.createCustomResourceDefinition({ body: addressableCrd(plural, kind) });
+      await ext.createCustomResourceDefinition({ body: addressableCrd(group, plural, kind) });
     // Only WidgetSinks are made readable, the way Knative Serving and Eventing ship theirs.
     await rbac.createClusterRole({
       body: {
