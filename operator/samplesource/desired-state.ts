@@ -2,7 +2,7 @@
 // observed, to what must change (the adapter Deployment), the state every adapter pod must
 // run, the new status and the events to record. The live controller performs the plan.
 import type { V1Deployment } from '@kubernetes/client-node';
-import type { ApplyStatePayload, Generation } from '../../contract/commands.js';
+import type { AdapterState, ApplyStatePayload, Generation } from '../../contract/commands.js';
 import {
   parseSampleSource,
   type SampleSource,
@@ -14,6 +14,7 @@ import {
   type AdapterOptions,
   type DeploymentAction,
 } from './resources.js';
+import { applySinkHealth } from './sink-health.js';
 import { resolveSink, type ResolveSinkOptions, type SinkLookup } from './sink.js';
 import {
   ConditionType,
@@ -59,6 +60,8 @@ export interface ObservedWorld {
   readyPods: readonly string[];
   /** Latest ApplyState result per pod. */
   reports: ReadonlyMap<string, PodReport>;
+  /** The adapters' own last reported state per pod (delivery health for SinkReachable). */
+  adapterStates?: ReadonlyMap<string, AdapterState> | undefined;
   now: Date;
 }
 
@@ -213,6 +216,16 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
     reports: world.reports,
     now: world.now,
   });
+  if (steerable && world.adapterStates) {
+    const health = applySinkHealth(
+      source.status?.conditions,
+      status,
+      world.adapterStates,
+      readyPods,
+      world.now,
+    );
+    if (health) events.push(health);
+  }
   events.push(
     ...readyEvents(source.status, status),
     ...transitionEvents(source.status, status, source.metadata.generation),

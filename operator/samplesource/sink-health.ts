@@ -3,6 +3,7 @@
 // one lucky request. Pure: the caller passes the previous condition and the adapters' states.
 import type { AdapterState } from '../../contract/commands.js';
 import type { Condition } from '../runtime/conditions.js';
+import { applyConditions } from './status.js';
 import type { EventType } from '../runtime/events.js';
 
 export const SinkReachable = 'SinkReachable';
@@ -102,4 +103,39 @@ export function decideSinkHealth(
       message: 'no delivery reported yet',
     },
   };
+}
+
+/**
+ * Whether a state notification moved the adapter across a threshold the decision looks at;
+ * only then does the operator re-reconcile (bounded: a few per outage, not one per heartbeat).
+ */
+export function healthSignature(s: Health | undefined): string {
+  if (!s || (s.consecutiveFailures === undefined && s.consecutiveSuccesses === undefined)) return '';
+  const failing = (s.consecutiveFailures ?? 0) >= FAIL_AFTER;
+  const successes = s.consecutiveSuccesses ?? 0;
+  return [failing, successes > 0, successes >= RECOVER_AFTER, failing ? s.lastSendFailureReason : ''].join(
+    '|',
+  );
+}
+
+/**
+ * Sets SinkReachable on a freshly computed `status` from the ready pods' reported health and
+ * returns the Event of a transition, if any. Not a Ready dependent (severity Info): a sink
+ * outage is the sink's problem, the source itself is deployed and configured.
+ */
+export function applySinkHealth(
+  previous: readonly Condition[] | undefined,
+  status: { conditions?: Condition[] },
+  states: ReadonlyMap<string, AdapterState>,
+  readyPods: readonly string[],
+  now: Date,
+): SinkHealthDecision['event'] {
+  const prev = previous?.find((c) => c.type === SinkReachable);
+  const ready = readyPods.flatMap((p) => {
+    const s = states.get(p);
+    return s ? [s] : [];
+  });
+  const decision = decideSinkHealth(prev, ready);
+  status.conditions = applyConditions(status.conditions, [decision.condition], now);
+  return decision.event;
 }

@@ -1,5 +1,8 @@
+import type { AdapterState } from '../../contract/commands.js';
 import {
+  applySinkHealth,
   decideSinkHealth,
+  healthSignature,
   FAIL_AFTER,
   RECOVER_AFTER,
   SinkHealthReason,
@@ -155,5 +158,70 @@ describe('decideSinkHealth', () => {
     });
     expect(statuses).toEqual(['True', 'True', 'True', 'False', 'False', 'False', 'True', 'True']);
     expect(events).toEqual(['Warning', 'Normal']);
+  });
+});
+
+describe('applySinkHealth', () => {
+  const now = new Date('2026-12-03T08:00:00Z');
+  const state = (podName: string, over: Partial<AdapterState>): AdapterState => ({
+    podName,
+    interval: '10s',
+    intervalMs: 10_000,
+    paused: false,
+    generation: 1,
+    eventsSent: 0,
+    eventsDropped: 0,
+    eventsRetried: 0,
+    lastSendError: null,
+    ...over,
+  });
+  const readyTrue = { type: 'Ready', status: 'True' as const, lastTransitionTime: '2026-12-03T07:00:00Z' };
+
+  it('sets an Info condition that leaves Ready alone, and only counts ready pods', () => {
+    const status = { conditions: [structuredClone(readyTrue)] };
+    const states = new Map([
+      ['a', state('a', { consecutiveFailures: FAIL_AFTER, lastSendFailureReason: 'ECONNREFUSED' })],
+      ['gone', state('gone', { consecutiveFailures: 99, lastSendFailureReason: 'HTTP 500' })],
+    ]);
+    const event = applySinkHealth(undefined, status, states, ['a'], now);
+    expect(event).toMatchObject({ type: 'Warning', reason: 'SinkUnreachable' });
+    expect(status.conditions.find((c) => c.type === 'Ready')).toEqual(readyTrue);
+    expect(status.conditions.find((c) => c.type === SinkReachable)).toMatchObject({
+      status: 'False',
+      severity: 'Info',
+      reason: 'DeliveryFailing',
+      message: expect.stringMatching(/1 of 1 .*ECONNREFUSED/) as unknown,
+      lastTransitionTime: '2026-12-03T08:00:00Z',
+    });
+  });
+});
+
+describe('healthSignature', () => {
+  it.each([
+    { name: 'no health fields', a: { podName: 'a' }, b: { podName: 'a' }, same: true },
+    { name: 'failures below threshold', a: bad('a', 1), b: bad('a', FAIL_AFTER - 1), same: true },
+    {
+      name: 'crossing the failure threshold',
+      a: bad('a', FAIL_AFTER - 1),
+      b: bad('a', FAIL_AFTER),
+      same: false,
+    },
+    { name: 'more failures past it', a: bad('a', FAIL_AFTER), b: bad('a', FAIL_AFTER + 9), same: true },
+    {
+      name: 'reason changes while failing',
+      a: bad('a', FAIL_AFTER),
+      b: bad('a', FAIL_AFTER, 'ECONNREFUSED'),
+      same: false,
+    },
+    { name: 'first success', a: bad('a', 1), b: ok('a', 1), same: false },
+    {
+      name: 'reaching the recovery count',
+      a: ok('a', RECOVER_AFTER - 1),
+      b: ok('a', RECOVER_AFTER),
+      same: false,
+    },
+    { name: 'more successes past it', a: ok('a', RECOVER_AFTER), b: ok('a', RECOVER_AFTER + 50), same: true },
+  ])('$name', ({ a, b, same }) => {
+    expect(healthSignature(a) === healthSignature(b)).toBe(same);
   });
 });
