@@ -2,6 +2,7 @@
 // and the delivery counters. One place owns it so the notification, metrics and logs agree.
 import { formatDuration } from '../contract/duration.js';
 import type { AdapterState, Generation } from '../contract/commands.js';
+import { deliveryFailureReason } from './failure-reason.js';
 
 /** What kind of change happened: config changes are published at once, counters rate-limited. */
 export type ChangeKind = 'config' | 'counters';
@@ -76,8 +77,8 @@ export class StateStore {
     this.emit('counters');
   }
 
-  /** Counts a dropped event and remembers why (`reason`: the short cause, default `error`). */
-  recordDropped(error: string, reason: string = error): void {
+  /** Counts a dropped event and remembers why (`reason`: the short cause, at most 64 characters so the notification stays valid). */
+  recordDropped(error: string, reason: string = deliveryFailureReason({ error })): void {
     this.dropped++;
     this.lastError = error;
     this.failureReason = reason;
