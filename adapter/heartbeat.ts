@@ -6,6 +6,7 @@ import { CloudEvent } from 'cloudevents';
 import type { Logger } from 'pino';
 import { HEARTBEAT_EVENT_TYPE } from '../contract/cloudevents.js';
 import { formatDuration } from '../contract/duration.js';
+import { deliveryFailureReason } from './failure-reason.js';
 import type { AdapterMetrics } from './metrics.js';
 import type { SendOutcome } from './sender.js';
 import type { StateStore } from './state.js';
@@ -165,7 +166,7 @@ export class Heartbeat {
     }
     const reason = outcome.aborted ? 'shutdown' : outcome.noToken ? 'no_token' : 'send_failed';
     metrics?.eventsDropped.inc({ reason });
-    store.recordDropped(outcome.error);
+    store.recordDropped(outcome.error, deliveryFailureReason(outcome));
     logger.warn(
       {
         sequence,

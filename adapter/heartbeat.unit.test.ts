@@ -100,12 +100,18 @@ describe('Heartbeat against a real sink', () => {
     const firstId = sink.requests[0]!.event!.id;
     // One event, tried 1 + 2 times, all with the same id, then dropped once.
     expect(sink.requests.filter((r) => r.event!.id === firstId)).toHaveLength(3);
-    expect(store.snapshot()).toMatchObject({ lastSendError: 'sink answered 503 Service Unavailable' });
+    expect(store.snapshot()).toMatchObject({
+      lastSendError: 'sink answered 503 Service Unavailable',
+      lastSendFailureReason: 'HTTP 503',
+      consecutiveSuccesses: 0,
+    });
+    expect(store.snapshot().consecutiveFailures).toBeGreaterThanOrEqual(1);
     expect(store.snapshot().eventsRetried).toBeGreaterThanOrEqual(2);
     failing = false;
     await sink.waitForAccepted(2);
     await hb.stop(1_000);
-    expect(store.snapshot()).toMatchObject({ lastSendError: null });
+    expect(store.snapshot()).toMatchObject({ lastSendError: null, consecutiveFailures: 0 });
+    expect(store.snapshot().consecutiveSuccesses).toBeGreaterThanOrEqual(2);
     // Dropped events consumed their sequence numbers, so the sink sees the gap.
     expect((sink.accepted[0]!.event!.data as HeartbeatData).sequence).toBeGreaterThan(1);
   });

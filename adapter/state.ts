@@ -2,6 +2,7 @@
 // and the delivery counters. One place owns it so the notification, metrics and logs agree.
 import { formatDuration } from '../contract/duration.js';
 import type { AdapterState, Generation } from '../contract/commands.js';
+import { deliveryFailureReason } from './failure-reason.js';
 
 /** What kind of change happened: config changes are published at once, counters rate-limited. */
 export type ChangeKind = 'config' | 'counters';
@@ -15,6 +16,10 @@ export class StateStore {
   private dropped = 0;
   private retried = 0;
   private lastError: string | null = null;
+  // Delivery health for the operator's SinkReachable condition (issue 13).
+  private failureReason: string | null = null;
+  private failuresInARow = 0;
+  private successesInARow = 0;
   private readonly listeners = new Set<(kind: ChangeKind) => void>();
 
   constructor(
@@ -37,6 +42,9 @@ export class StateStore {
       eventsDropped: this.dropped,
       eventsRetried: this.retried,
       lastSendError: this.lastError,
+      lastSendFailureReason: this.failureReason,
+      consecutiveFailures: this.failuresInARow,
+      consecutiveSuccesses: this.successesInARow,
     };
   }
 
@@ -64,13 +72,18 @@ export class StateStore {
   recordSent(): void {
     this.sent++;
     this.lastError = null;
+    this.successesInARow++;
+    this.failuresInARow = 0;
     this.emit('counters');
   }
 
-  /** Counts a dropped event and remembers why. */
-  recordDropped(error: string): void {
+  /** Counts a dropped event and remembers why (`reason`: the short cause, at most 64 characters so the notification stays valid). */
+  recordDropped(error: string, reason: string = deliveryFailureReason({ error })): void {
     this.dropped++;
     this.lastError = error;
+    this.failureReason = reason;
+    this.failuresInARow++;
+    this.successesInARow = 0;
     this.emit('counters');
   }
 

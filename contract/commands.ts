@@ -101,5 +101,12 @@ export const AdapterStateSchema = z.object({
   eventsDropped: z.number().int().min(0),
   eventsRetried: z.number().int().min(0),
   lastSendError: z.string().nullable(),
+  // Delivery health (issue 13), optional so older adapters and operators still interoperate.
+  /** Short cause of the latest failed delivery ("HTTP 503", "ECONNREFUSED", "certificate verify failed"). */
+  lastSendFailureReason: z.string().max(200).nullable().optional(),
+  /** Deliveries failed in a row since the last success (a dropped heartbeat counts once). */
+  consecutiveFailures: z.number().int().min(0).optional(),
+  /** Deliveries succeeded in a row since the last failure. */
+  consecutiveSuccesses: z.number().int().min(0).optional(),
 });
 export type AdapterState = z.infer<typeof AdapterStateSchema>;

@@ -2,7 +2,7 @@
 // observed, to what must change (the adapter Deployment), the state every adapter pod must
 // run, the new status and the events to record. The live controller performs the plan.
 import type { V1Deployment } from '@kubernetes/client-node';
-import type { ApplyStatePayload, Generation } from '../../contract/commands.js';
+import type { AdapterState, ApplyStatePayload, Generation } from '../../contract/commands.js';
 import {
   DEFAULT_SOURCE_MODE,
   effectiveMode,
@@ -18,6 +18,7 @@ import {
   type DeploymentAction,
 } from './resources.js';
 import { sharedModeUnavailable } from './shared-mode.js';
+import { applySinkHealth } from './sink-health.js';
 import { resolveSink, type ResolveSinkOptions, type SinkLookup, type SinkResult } from './sink.js';
 import {
   ConditionType,
@@ -63,6 +64,8 @@ export interface ObservedWorld {
   readyPods: readonly string[];
   /** Latest ApplyState result per pod. */
   reports: ReadonlyMap<string, PodReport>;
+  /** The adapters' own last reported state per pod (delivery health for SinkReachable). */
+  adapterStates?: ReadonlyMap<string, AdapterState> | undefined;
   now: Date;
 }
 
@@ -243,6 +246,16 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
     now: world.now,
   });
   status.mode = mode;
+  if (steerable && world.adapterStates) {
+    const health = applySinkHealth(
+      source.status?.conditions,
+      status,
+      world.adapterStates,
+      readyPods,
+      world.now,
+    );
+    if (health) events.push(health);
+  }
   events.push(
     ...readyEvents(source.status, status),
     ...transitionEvents(source.status, status, source.metadata.generation),

@@ -35,7 +35,9 @@ import type { AdapterPod, AdapterSessions } from './sessions.js';
 import type { OperatorPki } from './operator-pki.js';
 
 /** What the reconciler needs of the control sessions (AdapterSessions, or a fake in table tests). */
-export type SessionsPort = Pick<AdapterSessions, 'sync' | 'reports' | 'send' | 'forget'>;
+export type SessionsPort = Pick<AdapterSessions, 'sync' | 'reports' | 'send' | 'forget'> &
+  // Optional: without it SinkReachable is not reported.
+  Partial<Pick<AdapterSessions, 'adapterStates'>>;
 
 /** What the reconciler reads and writes through. */
 export interface SampleSourceReconcilerDeps {
@@ -283,6 +285,7 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
         // Sending marks a pod pending, which ConfigApplied counts like no report: the status
         // planned here is the one that holds after the sends below.
         reports: deps.sessions.reports(key),
+        adapterStates: deps.sessions.adapterStates?.(key),
         now,
       };
     } else {

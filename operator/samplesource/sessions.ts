@@ -25,6 +25,7 @@ import { adapterIdentity, adapterServerName } from '../../contract/identities.js
 import { OP_SET_SINK_TOKEN, redactTokenIn, type SetSinkTokenPayload } from '../../contract/sink-token.js';
 import { aborted, type Runnable } from '../runtime/index.js';
 import type { PodReport } from './status.js';
+import { healthSignature } from './sink-health.js';
 
 /** An adapter pod the operator should be steering. */
 export interface AdapterPod {
@@ -301,6 +302,8 @@ export class AdapterSessions implements Runnable {
       before.generation !== parsed.data.generation ||
       before.paused !== parsed.data.paused ||
       before.intervalMs !== parsed.data.intervalMs;
-    if (configChanged || session.lastSent === undefined) this.options.onChange(sourceKey);
+    // Delivery health (SinkReachable) re-queues only when it crosses a threshold.
+    const healthChanged = healthSignature(before) !== healthSignature(parsed.data);
+    if (configChanged || healthChanged || session.lastSent === undefined) this.options.onChange(sourceKey);
   }
 }

@@ -371,6 +371,30 @@ describe('SampleSource end to end', () => {
       (s) => isTrue(s, 'ConfigApplied'),
       60_000,
     );
+    // Status shows the failing sink (3 failed deliveries in a row), not only the logs, and Ready is kept.
+    const failing = await waitForSource(
+      ns.name,
+      'nowhere',
+      'SinkReachable False',
+      (s) => condition(s, 'SinkReachable')?.status === 'False',
+      60_000,
+    );
+    expect(condition(failing, 'SinkReachable')).toMatchObject({
+      reason: 'DeliveryFailing',
+      message: expect.stringMatching(
+        /consecutive failed deliveries \((ECONNREFUSED|ECONN\w+|timed out|HTTP 5\d\d)\)/,
+      ) as unknown,
+    });
+    expect(isTrue(failing, 'Ready')).toBe(true);
+    // A sink that answers: True again after 2 deliveries in a row.
+    await patchSpec(ns.name, 'nowhere', { sink: { uri: sink.uri } });
+    await waitForSource(
+      ns.name,
+      'nowhere',
+      'SinkReachable True again',
+      (s) => isTrue(s, 'SinkReachable'),
+      90_000,
+    );
   });
 
   it('9. invalid specs are refused with readable messages; deleting a source removes its children and sessions', async () => {
