@@ -117,7 +117,7 @@ export class Heartbeat {
     if (this.inFlight.size >= this.maxInFlight) {
       const error = `${this.inFlight.size} sends still in flight`;
       metrics?.eventsDropped.inc({ reason: 'busy' });
-      store.recordDropped(`sink too slow: ${error}`);
+      store.recordSkipped(`sink too slow: ${error}`);
       logger.warn(
         { sequence, inFlight: this.inFlight.size },
         `heartbeat #${sequence} dropped: sink too slow (${error})`,

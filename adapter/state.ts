@@ -87,6 +87,18 @@ export class StateStore {
     this.emit('counters');
   }
 
+  /**
+   * Counts a tick dropped because earlier sends are still in flight (a slow or failing sink). It is
+   * not a delivery in the sink-health sense (nothing was attempted), so the run of failures and
+   * its cause stay what the sends in flight report (a timeout, a certificate failure), not "still
+   * in flight", which says nothing about the sink.
+   */
+  recordSkipped(error: string): void {
+    this.dropped++;
+    this.lastError = error;
+    this.emit('counters');
+  }
+
   /** Counts one retry of a send. */
   recordRetry(error: string): void {
     this.retried++;

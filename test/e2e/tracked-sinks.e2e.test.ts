@@ -3,7 +3,8 @@
 // duck.knative.dev/addressable=true, as Knative's own kinds are) is watched, so moving its address
 // moves the heartbeats with no other change; an address that goes away and a kind the operator may
 // not read turn SinkProvided False with a reason that says so; and an HTTPS sink is verified with
-// exactly the CAs of spec.sink.CACerts: the right CA delivers, a wrong one fails visibly.
+// exactly the CAs of spec.sink.CACerts: the right CA delivers, a wrong one fails visibly (logged,
+// nothing delivered, SinkReachable False naming the certificate failure).
 import * as k8s from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { DevSink } from '../../adapter/dev-sink.js';
@@ -245,6 +246,17 @@ describe('Tracked Addressable and HTTPS sinks end to end', () => {
         90_000,
       );
       await quiet(https.sink, source, 'no heartbeat accepted over an unverified connection');
+      // And the source says so: SinkReachable False naming the verification failure, Ready unchanged.
+      const failing = await waitForSource(
+        ns.name,
+        'secure',
+        'SinkReachable False',
+        (s) => condition(s, 'SinkReachable')?.status === 'False',
+        60_000,
+      );
+      expect(condition(failing, 'SinkReachable')).toMatchObject({ reason: 'DeliveryFailing' });
+      expect(condition(failing, 'SinkReachable')?.message).toMatch(/certificate verify failed/);
+      expect(isTrue(failing, 'Ready')).toBe(true);
 
       await patchSpec(ns.name, 'secure', { sink: { uri: https.url, CACerts: sinkCa.certPem } });
       const before = accepted(https.sink, source).length;
@@ -254,6 +266,13 @@ describe('Tracked Addressable and HTTPS sinks end to end', () => {
         60_000,
       );
       expect((await getSource(ns.name, 'secure')).status?.sinkCACerts).toBe(sinkCa.certPem);
+      await waitForSource(
+        ns.name,
+        'secure',
+        'SinkReachable True again',
+        (s) => condition(s, 'SinkReachable')?.status === 'True',
+        60_000,
+      );
     });
   });
 });
