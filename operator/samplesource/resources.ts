@@ -93,23 +93,30 @@ export interface InitialState {
   paused: boolean;
 }
 
+/** Where and how the adapters reach the sink, as resolved for one reconcile. */
+interface AdapterSink {
+  uri: string;
+  /** PEM CAs of an HTTPS sink (K_CA_CERTS); absent: the default roots. */
+  caCerts?: string;
+  /** OIDC audience (K_AUDIENCE); absent: no token. */
+  audience?: string;
+}
+
 function buildEnv(
   source: SampleSource,
-  sinkUri: string,
+  sink: AdapterSink,
   initial: InitialState,
   options: AdapterOptions,
-  sinkCaCerts?: string,
-  sinkAudience?: string,
 ): V1EnvVar[] {
   const env: V1EnvVar[] = [
     // POD_IP comes first: later entries refer to it as $(POD_IP).
     { name: 'POD_IP', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'status.podIP' } } },
     { name: ENV.podName, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
-    { name: ENV.sink, value: sinkUri },
+    { name: ENV.sink, value: sink.uri },
   ];
-  if (sinkCaCerts !== undefined) env.push({ name: ENV.sinkCaCerts, value: sinkCaCerts });
+  if (sink.caCerts !== undefined) env.push({ name: ENV.sinkCaCerts, value: sink.caCerts });
   // The audience only: the token itself comes over the control stream, never through the pod spec.
-  if (sinkAudience !== undefined) env.push({ name: ENV.sinkAudience, value: sinkAudience });
+  if (sink.audience !== undefined) env.push({ name: ENV.sinkAudience, value: sink.audience });
   if (source.spec.ceOverrides)
     env.push({ name: ENV.ceOverrides, value: JSON.stringify(source.spec.ceOverrides) });
   const bindAddress = (options.bindToPodIp ?? true) ? '$(POD_IP)' : '0.0.0.0';
@@ -131,18 +138,16 @@ function buildEnv(
 
 function buildPodTemplate(
   source: SampleSource,
-  sinkUri: string,
+  sink: AdapterSink,
   initial: InitialState,
   options: AdapterOptions,
-  sinkCaCerts?: string,
-  sinkAudience?: string,
 ): V1PodTemplateSpec {
   const healthPort = options.healthPort ?? DEFAULT_HEALTH_PORT;
   const container: V1Container = {
     name: ADAPTER_CONTAINER,
     image: options.image,
     imagePullPolicy: options.imagePullPolicy ?? 'IfNotPresent',
-    env: buildEnv(source, sinkUri, initial, options, sinkCaCerts, sinkAudience),
+    env: buildEnv(source, sink, initial, options),
     ports: [
       { name: 'control', containerPort: options.controlPort ?? DEFAULT_CONTROL_PORT, protocol: 'TCP' },
       { name: 'health', containerPort: healthPort, protocol: 'TCP' },
@@ -204,9 +209,10 @@ export function buildAdapterDeployment(
 ): V1Deployment {
   const current: InitialState = { interval: source.spec.interval, paused: source.spec.paused };
   const kept = initialStateOf(existing);
-  let template = buildPodTemplate(source, sinkUri, current, options, sinkCaCerts, sinkAudience);
+  const sink: AdapterSink = { uri: sinkUri, caCerts: sinkCaCerts, audience: sinkAudience };
+  let template = buildPodTemplate(source, sink, current, options);
   if (kept && existing?.spec?.template) {
-    const keptTemplate = buildPodTemplate(source, sinkUri, kept, options, sinkCaCerts, sinkAudience);
+    const keptTemplate = buildPodTemplate(source, sink, kept, options);
     if (isDerivative(keptTemplate, existing.spec.template)) template = keptTemplate;
   }
   const labels = adapterLabels(source);
