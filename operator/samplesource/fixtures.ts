@@ -27,6 +27,30 @@ export function sampleSourceObject(
   };
 }
 
+/**
+ * `demo/sample-source` as the operator holds it once parsed (spec defaults filled in), sinking to
+ * a plain URI; `spec` overrides fields. For the pure status and planning tests.
+ */
+export function parsedSource(
+  generation = 2,
+  spec: Partial<SampleSource['spec']> = {},
+  status?: SampleSourceStatus,
+): SampleSource {
+  return {
+    apiVersion: 'samples.knative.dev/v1alpha1',
+    kind: 'SampleSource',
+    metadata: { name: 'sample-source', namespace: 'demo', uid: 'uid-1', generation },
+    spec: {
+      interval: '10s',
+      paused: false,
+      replicas: 2,
+      sink: { uri: 'http://display.demo.svc.cluster.local' },
+      ...spec,
+    },
+    ...(status ? { status } : {}),
+  };
+}
+
 /** Parses a fixture; a fixture that does not parse is a broken test, not a case. */
 export function validSource(obj: unknown): SampleSource {
   const parsed = parseSampleSource(obj);

@@ -1,6 +1,7 @@
 import type { SampleSource } from '../../contract/samplesource.js';
 import { effectiveMode } from '../../contract/samplesource.js';
 import { loadOperatorConfig } from '../config.js';
+import { parsedSource } from './fixtures.js';
 import type { SharedSourceStatus } from '../pool/pool-sessions.js';
 import {
   computeSharedStatus,
@@ -15,13 +16,7 @@ const LATER = new Date('2026-12-03T08:05:00Z');
 const SINK_URI = 'http://display.demo.svc.cluster.local';
 
 function source(generation = 3, status?: SampleSource['status']): SampleSource {
-  return {
-    apiVersion: 'samples.knative.dev/v1alpha1',
-    kind: 'SampleSource',
-    metadata: { name: 's1', namespace: 'demo', uid: 'uid-1', generation },
-    spec: { interval: '5s', paused: false, replicas: 1, sink: { uri: SINK_URI }, mode: 'shared' },
-    ...(status ? { status } : {}),
-  };
+  return parsedSource(generation, { interval: '5s', replicas: 1, mode: 'shared' }, status);
 }
 
 describe('effective mode', () => {

@@ -1,6 +1,7 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Condition } from '../runtime/conditions.js';
-import type { SampleSource, SampleSourceStatus, SpecError } from '../../contract/samplesource.js';
+import type { SampleSource, SpecError } from '../../contract/samplesource.js';
+import { parsedSource } from './fixtures.js';
 import { SinkReason, type SinkResult } from './sink.js';
 import {
   computeStatus,
@@ -17,19 +18,7 @@ const LATER = new Date('2026-11-25T12:05:00Z');
 const SINK_URI = 'http://display.demo.svc.cluster.local';
 const okSink: SinkResult = { ok: true, uri: SINK_URI };
 
-function source(
-  generation = 2,
-  spec: Partial<SampleSource['spec']> = {},
-  status?: SampleSourceStatus,
-): SampleSource {
-  return {
-    apiVersion: 'samples.knative.dev/v1alpha1',
-    kind: 'SampleSource',
-    metadata: { name: 'sample-source', namespace: 'demo', uid: 'uid-1', generation },
-    spec: { interval: '10s', paused: false, replicas: 2, sink: { uri: SINK_URI }, ...spec },
-    ...(status ? { status } : {}),
-  };
-}
+const source = parsedSource;
 
 function deployment(
   opts: { available?: 'True' | 'False' | 'Unknown'; progressing?: 'True' | 'False'; stale?: boolean } = {},
