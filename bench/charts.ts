@@ -153,7 +153,10 @@ function write(name: string, svg: string): void {
   console.log(`docs/benchmarks/${name}`);
 }
 
+// The shapes of the result files' series, as the benchmarks write them.
 type Samples = Array<{ watchMs: number; appliedMs: number; sinkMs: number }>;
+type ScaleTimeline = Array<{ atMs: number; reconciled: number; deployments: number; observed: number }>;
+type SoakMemory = Array<{ atS: number; heapUsed: number; rss: number; hostRss: number; hostHeap: number }>;
 
 function main(): void {
   mkdirSync(OUT, { recursive: true });
@@ -207,12 +210,7 @@ function main(): void {
   }
   const scale = read('scale');
   if (scale) {
-    const tl = scale.timeline as Array<{
-      atMs: number;
-      reconciled: number;
-      deployments: number;
-      observed: number;
-    }>;
+    const tl = scale.timeline as ScaleTimeline;
     write(
       'scale-reconciled.svg',
       lines(
@@ -243,13 +241,7 @@ function main(): void {
   }
   const soak = read('soak');
   if (soak) {
-    const mem = soak.memory as Array<{
-      atS: number;
-      heapUsed: number;
-      rss: number;
-      hostRss: number;
-      hostHeap: number;
-    }>;
+    const mem = soak.memory as SoakMemory;
     write(
       'soak-memory.svg',
       lines('Soak: memory over time (drill)', 's', 'MiB', [

@@ -3,12 +3,11 @@
 // serialisation under a burst of real updates, retries with growing delays, and the probes.
 import * as k8s from '@kubernetes/client-node';
 import { adminKubeConfig, eventually, freshNamespace } from '../../test/support/cluster.js';
-import { Manager } from './manager.js';
+import type { Manager } from './manager.js';
+import { configMapInformer, testManager } from '../../test/support/runtime-manager.js';
 import { generationChanged } from './predicates.js';
 import { controllerReference } from './owner.js';
-import { silentLogger } from './logger.js';
 import { defaultRateLimiter } from './rate-limiter.js';
-import type { KubeObject } from './objects.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -28,11 +27,7 @@ describe('Controller via Manager (real API server)', () => {
   it('reconciles the primary, maps owned objects to their owner, filters status-only updates, and serves probes', async () => {
     const reconciled: string[] = [];
     // --- the wiring a user writes ---
-    mgr = new Manager({
-      kubeConfig: adminKubeConfig(),
-      logger: silentLogger(),
-      health: { port: 0, host: '127.0.0.1' },
-    });
+    mgr = testManager({ health: { port: 0, host: '127.0.0.1' } });
     const deployments = mgr.informer({
       resource: { apiVersion: 'apps/v1', plural: 'deployments' },
       namespace: ns.name,
@@ -135,11 +130,8 @@ describe('Controller via Manager (real API server)', () => {
     let maxParallel = 0;
     const badAttempts: number[] = [];
     const goodDone = new Map<string, number>();
-    mgr = new Manager({ kubeConfig: adminKubeConfig(), logger: silentLogger(), health: false });
-    const cms = mgr.informer<KubeObject>({
-      resource: { apiVersion: 'v1', plural: 'configmaps' },
-      namespace: ns.name,
-    });
+    mgr = testManager();
+    const cms = configMapInformer(mgr, ns.name);
     mgr
       .controller({
         name: 'configmaps',

@@ -2,10 +2,9 @@
 // (releasing the lease, or vanishing without releasing) the other takes over in time.
 import * as k8s from '@kubernetes/client-node';
 import { adminKubeConfig, eventually, freshNamespace } from '../../test/support/cluster.js';
-import { Manager } from './manager.js';
+import type { Manager } from './manager.js';
+import { configMapInformer, testManager } from '../../test/support/runtime-manager.js';
 import { ApiError, clientFromKubeConfig } from './client.js';
-import { silentLogger } from './logger.js';
-import type { KubeObject } from './objects.js';
 
 const timing = { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 250 };
 
@@ -22,17 +21,11 @@ describe('Leader election (real API server)', () => {
   });
 
   function candidate(identity: string, seen: Array<[string, string]>, releaseOnCancel = true): Manager {
-    const mgr = new Manager({
-      kubeConfig: adminKubeConfig(),
-      logger: silentLogger(),
-      health: false,
+    const mgr = testManager({
       gracefulShutdownMs: 1_000,
       leaderElection: { namespace: ns.name, name: 'runtime-test', identity, releaseOnCancel, ...timing },
     });
-    const cms = mgr.informer<KubeObject>({
-      resource: { apiVersion: 'v1', plural: 'configmaps' },
-      namespace: ns.name,
-    });
+    const cms = configMapInformer(mgr, ns.name);
     mgr.controller({ name: 'cm', reconcile: async (req) => void seen.push([identity, req.name]) }).for(cms);
     managers.push(mgr);
     return mgr;
@@ -103,17 +96,11 @@ describe('Leader election (real API server)', () => {
   it('a leader that loses its lease stops reconciling promptly, aborting in-flight work', async () => {
     const seen: Array<[string, string]> = [];
     let aborted = 0;
-    const mgr = new Manager({
-      kubeConfig: adminKubeConfig(),
-      logger: silentLogger(),
-      health: false,
+    const mgr = testManager({
       leaderElection: { namespace: ns.name, name: 'runtime-test', identity: 'a', ...timing },
     });
     managers.push(mgr);
-    const cms = mgr.informer<KubeObject>({
-      resource: { apiVersion: 'v1', plural: 'configmaps' },
-      namespace: ns.name,
-    });
+    const cms = configMapInformer(mgr, ns.name);
     mgr
       .controller({
         name: 'cm',
@@ -168,20 +155,13 @@ describe('Leader election (real API server)', () => {
   it('on SIGTERM stops taking work, lets the in-flight reconcile finish, releases the lease, then exits 0', async () => {
     const finished: string[] = [];
     let abortedCount = 0;
-    const mgr = new Manager({
-      kubeConfig: adminKubeConfig(),
-      logger: silentLogger(),
-      health: false,
+    const mgr = testManager({
       gracefulShutdownMs: 5_000,
       leaderElection: { namespace: ns.name, name: 'runtime-test', identity: 'a', ...timing },
     });
     managers.push(mgr);
     // Only our ConfigMaps (kube-controller-manager adds kube-root-ca.crt to every namespace).
-    const cms = mgr.informer<KubeObject>({
-      resource: { apiVersion: 'v1', plural: 'configmaps' },
-      namespace: ns.name,
-      labelSelector: 'runtime-test=yes',
-    });
+    const cms = configMapInformer(mgr, ns.name, 'runtime-test=yes');
     let started = 0;
     mgr
       .controller({

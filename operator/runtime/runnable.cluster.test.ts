@@ -2,9 +2,9 @@
 // that leads, is aborted the moment the lease is lost, and starts on the successor; one that opts
 // out runs on every replica.
 import { adminKubeConfig, eventually, freshNamespace } from '../../test/support/cluster.js';
-import { Manager } from './manager.js';
+import type { Manager } from './manager.js';
+import { testManager } from '../../test/support/runtime-manager.js';
 import { clientFromKubeConfig } from './client.js';
-import { silentLogger } from './logger.js';
 import { aborted, type Runnable } from './runnable.js';
 
 const timing = { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 250 };
@@ -39,10 +39,7 @@ describe('Runnables and leadership (real API server)', () => {
   });
 
   function candidate(identity: string) {
-    const mgr = new Manager({
-      kubeConfig: adminKubeConfig(),
-      logger: silentLogger(),
-      health: false,
+    const mgr = testManager({
       gracefulShutdownMs: 1_000,
       leaderElection: { namespace: ns.name, name: 'runnable-test', identity, ...timing },
     });

@@ -48,21 +48,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     "$crane" pull --insecure "$2" "$dest/image.tar.tmp" && mv "$dest/image.tar.tmp" "$dest/image.tar"
     log "$1: $(du -h "$dest/image.tar" | cut -f1) in $dest"
   }
+  # An image of one static binary from $bin at /<name>, run as the given numeric user:group.
+  single_binary_image() { # name uid:gid
+    mkdir -p "$work/$1" && cp "$bin/$1" "$work/$1/$1"
+    tar -C "$work/$1" --owner=0 --group=0 -cf "$work/$1.tar" "$1"
+    "$crane" append --insecure --oci-empty-base -f "$work/$1.tar" -t "$reg/$1:build" >&2
+    "$crane" mutate --insecure --set-platform linux/amd64 "$reg/$1:build" --entrypoint "/$1" --user "$2" -t "$reg/$1:final" >&2
+    save "$1" "$reg/$1:final"
+  }
   for name in "${missing[@]}"; do
     start=$SECONDS
     case $name in
-      pause)
-        mkdir -p "$work/pause" && cp "$bin/pause" "$work/pause/pause"
-        tar -C "$work/pause" --owner=0 --group=0 -cf "$work/pause.tar" pause
-        "$crane" append --insecure --oci-empty-base -f "$work/pause.tar" -t "$reg/pause:build" >&2
-        "$crane" mutate --insecure --set-platform linux/amd64 "$reg/pause:build" --entrypoint /pause --user 65535:65535 -t "$reg/pause:final" >&2
-        save pause "$reg/pause:final" ;;
-      coredns)
-        mkdir -p "$work/coredns" && cp "$bin/coredns" "$work/coredns/coredns"
-        tar -C "$work/coredns" --owner=0 --group=0 -cf "$work/coredns.tar" coredns
-        "$crane" append --insecure --oci-empty-base -f "$work/coredns.tar" -t "$reg/coredns:build" >&2
-        "$crane" mutate --insecure --set-platform linux/amd64 "$reg/coredns:build" --entrypoint /coredns --user 65532:65532 -t "$reg/coredns:final" >&2
-        save coredns "$reg/coredns:final" ;;
+      pause) single_binary_image pause 65535:65535 ;;
+      coredns) single_binary_image coredns 65532:65532 ;;
       node-base)
         log "debootstrap --variant=minbase $DEBIAN_SUITE (about a minute)"
         mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
