@@ -17,7 +17,7 @@ import { startAdapter, type RunningAdapter } from './adapter.js';
 import { loadConfig } from './config.js';
 import { DevSink } from './dev-sink.js';
 import type { HeartbeatData } from './heartbeat.js';
-import { Steering, issueCerts, type IssuedCerts } from './testkit.js';
+import { Steering, issueCerts, loopbackAdapterEnv, type IssuedCerts } from './testkit.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seq = (r: { event?: { data?: unknown } }) => (r.event!.data as HeartbeatData).sequence;
@@ -41,20 +41,12 @@ describe('adapter steered live over mTLS', () => {
   beforeEach(async () => {
     sink = new DevSink();
     const url = await sink.start();
-    const config = loadConfig({
-      K_SINK: url.href,
-      K_CE_OVERRIDES: '{"extensions":{"team":"blue"}}',
-      SAMPLESOURCE_NAME: 'beat',
-      SAMPLESOURCE_NAMESPACE: 'demo',
-      POD_NAME: 'beat-0',
-      SAMPLESOURCE_INTERVAL: '200ms',
-      CONTROL_ADDRESS: '127.0.0.1',
-      CONTROL_PORT: '0',
-      HEALTH_PORT: '0',
-      CONTROL_TLS_DIR: certs.adapterTlsDir,
-      SINK_RETRIES: '1',
-      SHUTDOWN_TIMEOUT: '500ms',
-    });
+    const config = loadConfig(
+      loopbackAdapterEnv(
+        { sink: url, namespace: 'demo', name: 'beat', tlsDir: certs.adapterTlsDir, interval: '200ms' },
+        { K_CE_OVERRIDES: '{"extensions":{"team":"blue"}}', SINK_RETRIES: '1', SHUTDOWN_TIMEOUT: '500ms' },
+      ),
+    );
     adapter = await startAdapter(config, pino({ level: 'silent' }), {
       publishGapMs: 100,
       defaultMetrics: false,

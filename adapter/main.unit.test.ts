@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OP_SET_INTERVAL } from '../contract/commands.js';
 import { DevSink } from './dev-sink.js';
-import { Steering, issueCerts, type IssuedCerts } from './testkit.js';
+import { Steering, issueCerts, loopbackAdapterEnv, type IssuedCerts } from './testkit.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -102,18 +102,18 @@ describe('adapter process', () => {
     await sink.close();
   });
 
-  const env = (extra: Record<string, string> = {}) => ({
-    K_SINK: sinkUrl.href,
-    SAMPLESOURCE_NAME: 'beat',
-    SAMPLESOURCE_NAMESPACE: 'demo',
-    POD_NAME: 'beat-7f9c',
-    SAMPLESOURCE_INTERVAL: '200ms',
-    CONTROL_ADDRESS: '127.0.0.1',
-    CONTROL_PORT: '0',
-    HEALTH_PORT: '0',
-    CONTROL_TLS_DIR: certs.adapterTlsDir,
-    ...extra,
-  });
+  const env = (extra: Record<string, string> = {}) =>
+    loopbackAdapterEnv(
+      {
+        sink: sinkUrl,
+        namespace: 'demo',
+        name: 'beat',
+        pod: 'beat-7f9c',
+        tlsDir: certs.adapterTlsDir,
+        interval: '200ms',
+      },
+      extra,
+    );
   const start = (e: Record<string, string>) => {
     const p = runAdapter(e);
     running.push(p);

@@ -13,7 +13,7 @@ import { startAdapter, type RunningAdapter } from './adapter.js';
 import { loadConfig } from './config.js';
 import { DevSink } from './dev-sink.js';
 import { SinkTokenHolder } from './sink-token.js';
-import { Steering, issueCerts, type IssuedCerts } from './testkit.js';
+import { Steering, issueCerts, loopbackAdapterEnv, type IssuedCerts } from './testkit.js';
 
 const AUDIENCE = 'https://sink.example/oidc';
 // Shaped like a ServiceAccount token (header.claims.signature, base64url), unique per call.
@@ -53,20 +53,12 @@ describe('adapter with an OIDC sink', () => {
       { level: 'trace', redact: { paths: [...TOKEN_LOG_REDACT_PATHS], censor: REDACTED } },
       capture,
     );
-    const config = loadConfig({
-      K_SINK: url.href,
-      K_AUDIENCE: AUDIENCE,
-      SAMPLESOURCE_NAME: 'oidc',
-      SAMPLESOURCE_NAMESPACE: 'demo',
-      POD_NAME: 'oidc-0',
-      SAMPLESOURCE_INTERVAL: '100ms',
-      CONTROL_ADDRESS: '127.0.0.1',
-      CONTROL_PORT: '0',
-      HEALTH_PORT: '0',
-      CONTROL_TLS_DIR: certs.adapterTlsDir,
-      SINK_RETRIES: '0',
-      SHUTDOWN_TIMEOUT: '500ms',
-    });
+    const config = loadConfig(
+      loopbackAdapterEnv(
+        { sink: url, namespace: 'demo', name: 'oidc', tlsDir: certs.adapterTlsDir, interval: '100ms' },
+        { K_AUDIENCE: AUDIENCE, SINK_RETRIES: '0', SHUTDOWN_TIMEOUT: '500ms' },
+      ),
+    );
     adapter = await startAdapter(config, logger, { publishGapMs: 50, defaultMetrics: false });
     steer = new Steering({
       target: `127.0.0.1:${adapter.controlPort}`,

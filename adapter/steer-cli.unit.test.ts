@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { startAdapter, type RunningAdapter } from './adapter.js';
 import { loadConfig } from './config.js';
 import { DevSink } from './dev-sink.js';
+import { loopbackAdapterEnv } from './testkit.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const exec = promisify(execFile);
@@ -42,17 +43,15 @@ describe('steer-cli', () => {
     expect(certs.out).toMatch(/identity spiffe:\/\/samplesource.knative.dev\/ns\/demo\/samplesource\/cli/);
     sink = new DevSink();
     const url = await sink.start();
-    const config = loadConfig({
-      K_SINK: url.href,
-      SAMPLESOURCE_NAME: 'cli',
-      SAMPLESOURCE_NAMESPACE: 'demo',
-      POD_NAME: 'cli-0',
-      SAMPLESOURCE_INTERVAL: '1s',
-      CONTROL_ADDRESS: '127.0.0.1',
-      CONTROL_PORT: '0',
-      HEALTH_PORT: '0',
-      CONTROL_TLS_DIR: join(dir, 'adapter'),
-    });
+    const config = loadConfig(
+      loopbackAdapterEnv({
+        sink: url,
+        namespace: 'demo',
+        name: 'cli',
+        tlsDir: join(dir, 'adapter'),
+        interval: '1s',
+      }),
+    );
     adapter = await startAdapter(config, pino({ level: 'silent' }), { defaultMetrics: false });
   });
   afterAll(async () => {

@@ -168,3 +168,37 @@ export class Steering {
     for (const w of [...this.waiters]) w();
   }
 }
+
+/** What a test adapter on loopback needs: its sink, who it is, its certificates, its cadence. */
+export interface LoopbackAdapterEnv {
+  sink: URL;
+  namespace: string;
+  name: string;
+  /** CONTROL_TLS_DIR (the adapter's ca.crt, tls.crt, tls.key). */
+  tlsDir: string;
+  interval: string;
+  /** POD_NAME; default `<name>-0`. */
+  pod?: string;
+}
+
+/**
+ * The environment of an adapter under test: control and health servers on 127.0.0.1 with
+ * ephemeral ports, plus any further variables (`extra`) a test sets.
+ */
+export function loopbackAdapterEnv(
+  env: LoopbackAdapterEnv,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    K_SINK: env.sink.href,
+    SAMPLESOURCE_NAME: env.name,
+    SAMPLESOURCE_NAMESPACE: env.namespace,
+    POD_NAME: env.pod ?? `${env.name}-0`,
+    SAMPLESOURCE_INTERVAL: env.interval,
+    CONTROL_ADDRESS: '127.0.0.1',
+    CONTROL_PORT: '0',
+    HEALTH_PORT: '0',
+    CONTROL_TLS_DIR: env.tlsDir,
+    ...extra,
+  };
+}
