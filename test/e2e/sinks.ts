@@ -5,7 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import { DevSink } from '../../adapter/dev-sink.js';
 import { adminKubeConfig, eventually, kubectl } from '../support/cluster.js';
 import type { Platform } from './system.js';
-import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY } from '../support/restricted.js';
+import { restrictedDeployment } from '../support/restricted.js';
 
 /** One heartbeat as the sink saw it. */
 export interface Heartbeat {
@@ -77,29 +77,21 @@ export async function clusterSink(
   const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
   await apps.createNamespacedDeployment({
     namespace,
-    body: {
-      metadata: { name, labels },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            automountServiceAccountToken: false,
-            // As example.yaml runs it: numeric user *and* group (kubelet takes only the image's user).
-            securityContext: RESTRICTED_POD_SECURITY,
-            containers: [
-              {
-                name: 'event-display',
-                image: EVENT_DISPLAY_IMAGE,
-                ports: [{ name: 'http', containerPort: 8080 }],
-                securityContext: RESTRICTED_CONTAINER_SECURITY,
-              },
-            ],
+    // As example.yaml runs it: numeric user *and* group (kubelet takes only the image's user).
+    body: restrictedDeployment({
+      name,
+      labels,
+      pod: {
+        automountServiceAccountToken: false,
+        containers: [
+          {
+            name: 'event-display',
+            image: EVENT_DISPLAY_IMAGE,
+            ports: [{ name: 'http', containerPort: 8080 }],
           },
-        },
+        ],
       },
-    },
+    }),
   });
   await core.createNamespacedService({
     namespace,

@@ -1,7 +1,8 @@
 // Configuration files of the node's daemons, written into its state directory. Paths under /run and
 // /var/lib are the node's own (its mount namespace has a tmpfs on /run and its state dir on /var/lib).
 
-import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY } from '../support/restricted.js';
+import { clusterRoleBinding } from '../support/rbac.js';
+import { restrictedDeployment } from '../support/restricted.js';
 
 /** Cluster-wide addresses the node and control plane agree on. */
 export const CLUSTER = {
@@ -203,17 +204,9 @@ export function coreDnsManifests(): string {
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
       ],
     },
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: 'samplesource-node:coredns' },
-      roleRef: {
-        apiGroup: 'rbac.authorization.k8s.io',
-        kind: 'ClusterRole',
-        name: 'samplesource-node:coredns',
-      },
-      subjects: [{ kind: 'ServiceAccount', name: 'coredns', namespace: 'kube-system' }],
-    },
+    clusterRoleBinding('samplesource-node:coredns', 'samplesource-node:coredns', [
+      { kind: 'ServiceAccount', name: 'coredns', namespace: 'kube-system' },
+    ]),
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -234,40 +227,31 @@ export function coreDnsManifests(): string {
         ].join('\n'),
       },
     },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'coredns', namespace: 'kube-system', labels },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            serviceAccountName: 'coredns',
-            dnsPolicy: 'Default',
-            securityContext: RESTRICTED_POD_SECURITY,
-            containers: [
-              {
-                name: 'coredns',
-                image: COREDNS_IMAGE,
-                imagePullPolicy: 'Never',
-                args: ['-conf', '/etc/coredns/Corefile'],
-                ports: [
-                  { name: 'dns', containerPort: 53, protocol: 'UDP' },
-                  { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
-                ],
-                readinessProbe: { httpGet: { path: '/ready', port: 8181 }, periodSeconds: 2 },
-                livenessProbe: { httpGet: { path: '/health', port: 8080 }, periodSeconds: 10 },
-                securityContext: RESTRICTED_CONTAINER_SECURITY,
-                volumeMounts: [{ name: 'config', mountPath: '/etc/coredns', readOnly: true }],
-              },
+    restrictedDeployment({
+      name: 'coredns',
+      namespace: 'kube-system',
+      labels,
+      pod: {
+        serviceAccountName: 'coredns',
+        dnsPolicy: 'Default',
+        containers: [
+          {
+            name: 'coredns',
+            image: COREDNS_IMAGE,
+            imagePullPolicy: 'Never',
+            args: ['-conf', '/etc/coredns/Corefile'],
+            ports: [
+              { name: 'dns', containerPort: 53, protocol: 'UDP' },
+              { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
             ],
-            volumes: [{ name: 'config', configMap: { name: 'coredns' } }],
+            readinessProbe: { httpGet: { path: '/ready', port: 8181 }, periodSeconds: 2 },
+            livenessProbe: { httpGet: { path: '/health', port: 8080 }, periodSeconds: 10 },
+            volumeMounts: [{ name: 'config', mountPath: '/etc/coredns', readOnly: true }],
           },
-        },
+        ],
+        volumes: [{ name: 'config', configMap: { name: 'coredns' } }],
       },
-    },
+    }),
     {
       apiVersion: 'v1',
       kind: 'Service',

@@ -11,6 +11,7 @@ import { HTTP } from 'cloudevents';
 import { createRemoteJWKSet, customFetch, jwtVerify, type JWTPayload } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { z } from 'zod';
+import { clusterRoleBinding } from './rbac.js';
 
 const DiscoverySchema = z.object({ issuer: z.string().min(1), jwks_uri: z.url() });
 
@@ -134,14 +135,8 @@ export class OidcSink {
  * ClusterRole system:service-account-issuer-discovery, bound to system:unauthenticated), as a
  * cluster that serves OIDC relying parties does. Returns the binding's manifest name.
  */
-export const ANONYMOUS_DISCOVERY_BINDING = {
-  apiVersion: 'rbac.authorization.k8s.io/v1',
-  kind: 'ClusterRoleBinding',
-  metadata: { name: 'samplesource-test-oidc-discovery' },
-  roleRef: {
-    apiGroup: 'rbac.authorization.k8s.io',
-    kind: 'ClusterRole',
-    name: 'system:service-account-issuer-discovery',
-  },
-  subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:unauthenticated' }],
-};
+export const ANONYMOUS_DISCOVERY_BINDING = clusterRoleBinding(
+  'samplesource-test-oidc-discovery',
+  'system:service-account-issuer-discovery',
+  [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:unauthenticated' }],
+);
