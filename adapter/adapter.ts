@@ -10,6 +10,7 @@ import { Heartbeat } from './heartbeat.js';
 import { createMetrics, type AdapterMetrics } from './metrics.js';
 import { SinkSender } from './sender.js';
 import { registerSinkTokenCommand, SinkTokenHolder } from './sink-token.js';
+import { SinkTarget, sinkOfConfig, sinkTls } from './sink-target.js';
 import { serving } from './serving.js';
 import { StatePublisher, StateStore } from './state.js';
 
@@ -44,9 +45,15 @@ export async function startAdapter(
   overrides: AdapterOverrides = {},
 ): Promise<RunningAdapter> {
   const metrics = createMetrics({ defaultMetrics: overrides.defaultMetrics ?? true });
-  const store = new StateStore(config.podName, { intervalMs: config.intervalMs, paused: config.paused });
+  // The environment's sink is the first; ApplyState may move it live (sink-target.ts).
+  const initialSink = sinkOfConfig(config);
+  const store = new StateStore(config.podName, {
+    intervalMs: config.intervalMs,
+    paused: config.paused,
+    sink: initialSink,
+  });
   // OIDC sink: the token arrives over the control stream; until then nothing is sent (sink-token.ts).
-  const sinkToken = config.sinkAudience ? new SinkTokenHolder(config.sinkAudience) : undefined;
+  const sinkToken = new SinkTokenHolder(config.sinkAudience);
   const sender = new SinkSender(
     config.sink,
     {
@@ -67,11 +74,9 @@ export async function startAdapter(
       },
     },
     undefined,
-    {
-      ...(config.sinkCaCerts ? { caCerts: config.sinkCaCerts } : {}),
-      ...(sinkToken ? { authorize: () => sinkToken.authorization() } : {}),
-    },
+    sinkTls(initialSink, sinkToken),
   );
+  const sinkTarget = new SinkTarget(initialSink, sender, sinkToken, logger);
   const heartbeat = new Heartbeat({
     source: heartbeatSource(config.namespace, config.name),
     podName: config.podName,
@@ -102,6 +107,7 @@ export async function startAdapter(
     server,
     store,
     () => {
+      sinkTarget.follow(store.sink);
       heartbeat.sync();
       updateGauges();
     },
@@ -121,12 +127,12 @@ export async function startAdapter(
     {
       controlPort,
       healthPort,
-      sink: config.sink.href,
+      sink: initialSink.uri,
       sinkCaCerts: config.sinkCaCerts ? 'given' : 'default roots',
       sinkAudience: config.sinkAudience ?? null,
       ceSource: heartbeatSource(config.namespace, config.name),
     },
-    `adapter ${config.namespace}/${config.name} started (${describeState(store.snapshot())}); control on ${config.controlAddress}:${controlPort}, health on ${config.healthAddress}:${healthPort}, sink ${config.sink.href}`,
+    `adapter ${config.namespace}/${config.name} started (${describeState(store.snapshot())}); control on ${config.controlAddress}:${controlPort}, health on ${config.healthAddress}:${healthPort}, sink ${initialSink.uri}`,
   );
 
   let closing: Promise<void> | undefined;

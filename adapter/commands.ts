@@ -16,6 +16,7 @@ import {
   type AdapterState,
   type Generation,
 } from '../contract/commands.js';
+import { sameSink, type AdapterSink } from '../contract/adapter-sink.js';
 import { formatDuration } from '../contract/duration.js';
 import type { StateStore } from './state.js';
 
@@ -24,6 +25,8 @@ export interface ConfigChange {
   generation: Generation;
   intervalMs?: number;
   paused?: boolean;
+  /** The resolved sink (ApplyState.sink); absent: the sink in force stays. */
+  sink?: AdapterSink;
 }
 
 /** Result of applying a change. */
@@ -46,9 +49,13 @@ export function applyChange(store: StateStore, change: ConfigChange): ApplyResul
     };
   }
   const before = store.snapshot();
+  const sinkBefore = store.sink;
   store.applyConfig(change);
   const after = store.snapshot();
-  const changed = before.intervalMs !== after.intervalMs || before.paused !== after.paused;
+  const changed =
+    before.intervalMs !== after.intervalMs ||
+    before.paused !== after.paused ||
+    (change.sink !== undefined && !sameSink(sinkBefore, store.sink));
   return { applied: true, state: after, changed };
 }
 
@@ -70,7 +77,8 @@ export interface AsyncCommandRegistry {
 /**
  * Registers SetInterval, Pause, Resume and ApplyState. The control library acks each command
  * at once (or rejects a payload that fails its schema with InvalidArgument, changing nothing);
- * the handler applies it, calls `onApplied` so the heartbeat follows, and reports the result.
+ * the handler applies it, calls `onApplied` so the heartbeat and the sender follow (a new sink is
+ * in force before the result says succeeded), and reports the result.
  */
 export function registerCommands(
   server: AsyncCommandRegistry,
@@ -97,6 +105,7 @@ export function registerCommands(
         generation: change.generation,
         interval: s.interval,
         paused: s.paused,
+        sink: s.sinkUri,
         changed: result.changed,
       },
       `command ${short} applied (generation ${change.generation}): ${s.paused ? 'paused' : `every ${s.interval}`}${result.changed ? '' : ', no change'}`,
@@ -116,7 +125,12 @@ export function registerCommands(
   server.handleAsync(OP_APPLY_STATE, ApplyStatePayloadSchema, (p, ctx) =>
     run(
       OP_APPLY_STATE,
-      { generation: p.generation, intervalMs: parseInterval(p.interval), paused: p.paused },
+      {
+        generation: p.generation,
+        intervalMs: parseInterval(p.interval),
+        paused: p.paused,
+        ...(p.sink ? { sink: p.sink } : {}),
+      },
       ctx,
     ),
   );

@@ -23,10 +23,11 @@ export interface ReceivedEvent {
   status: number;
 }
 
-/** What the sink does with request number `n` (0-based); default 202. */
+/** What the sink does with request number `n` (0-based) carrying `event` (if it parsed); default 202. */
 export type SinkBehaviour = (
   n: number,
   req: IncomingMessage,
+  event: CloudEventV1<unknown> | undefined,
 ) => { status: number; headers?: Record<string, string> } | 'hang';
 
 /** A CloudEvents sink on a real socket. */
@@ -77,7 +78,7 @@ export class DevSink {
     } catch (err) {
       error = (err as Error).message;
     }
-    const answer = this.behaviour(this.requests.length, req);
+    const answer = this.behaviour(this.requests.length, req, event);
     const record: ReceivedEvent = {
       event,
       error,

@@ -46,7 +46,7 @@ export type SendOutcome =
  * The `Authorization` header of the next attempt, or why the event must not go out (an OIDC sink
  * before its first token). Asked before every attempt, so a refreshed token applies to retries.
  */
-export type SinkAuthorizer = () => { ok: true; header: string } | { ok: false; reason: string };
+export type SinkAuthorizer = () => { ok: true; header?: string } | { ok: false; reason: string };
 
 /** Observers of each attempt, for metrics and logs. */
 export interface SendHooks {
@@ -171,26 +171,64 @@ export interface SinkTls {
   authorize?: SinkAuthorizer;
 }
 
-/** Sends CloudEvents to one sink URL. */
-export class SinkSender {
+/** Where requests go and how the sink is trusted: one connection pool per target. */
+interface Target {
+  url: URL;
   // Our own connection pool, so that the CA set applies to this sink and nothing else.
-  private readonly dispatcher: Agent;
-  private readonly authorize: SinkAuthorizer | undefined;
+  dispatcher: Agent;
+  authorize: SinkAuthorizer | undefined;
+}
+
+function target(url: URL, tls: SinkTls): Target {
+  return {
+    url,
+    dispatcher: new Agent(tls.caCerts ? { connect: { ca: tls.caCerts } } : {}),
+    authorize: tls.authorize,
+  };
+}
+
+/**
+ * Sends CloudEvents to one sink URL, which {@link SinkSender.setTarget} can move live (issue 13:
+ * a changed sink reaches the adapter over the control stream, not by a pod restart).
+ */
+export class SinkSender {
+  private current: Target;
+  // Pools of earlier targets, closing once the attempts they carry have finished.
+  private readonly retiring = new Set<Promise<void>>();
 
   constructor(
-    private readonly sink: URL,
+    sink: URL,
     private readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     private readonly hooks: SendHooks = {},
     private readonly timing: SenderTiming = { sleep, random: Math.random },
     tls: SinkTls = {},
   ) {
-    this.dispatcher = new Agent(tls.caCerts ? { connect: { ca: tls.caCerts } } : {});
-    this.authorize = tls.authorize;
+    this.current = target(sink, tls);
   }
 
-  /** Closes the connection pool. */
+  /** The sink URL requests go to now. */
+  get sink(): URL {
+    return this.current.url;
+  }
+
+  /**
+   * Moves the sender to another sink URL and trust (CAs, token). Attempts already on the wire finish
+   * against the old target (its pool closes gracefully once they have); every later attempt, retries
+   * of events sent before the move included, goes to the new one. Nothing is dropped by the move.
+   */
+  setTarget(sink: URL, tls: SinkTls = {}): void {
+    const old = this.current;
+    this.current = target(sink, tls);
+    const closing: Promise<void> = old.dispatcher
+      .close()
+      .catch(() => undefined)
+      .finally(() => this.retiring.delete(closing));
+    this.retiring.add(closing);
+  }
+
+  /** Closes the connection pools (the current one and any still retiring). */
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await Promise.all([this.current.dispatcher.close(), ...this.retiring]);
   }
 
   /** Delivers one event, retrying transient failures; never throws. `signal` abandons it (shutdown). */
@@ -209,7 +247,9 @@ export class SinkSender {
     const started = performance.now();
     let previousDelay = 0;
     for (let attempt = 0; ; attempt++) {
-      const auth = this.authorize?.();
+      // One target per attempt: a move between attempts sends the retry to the new sink.
+      const to = this.current;
+      const auth = to.authorize?.();
       if (auth && !auth.ok) {
         // Never unauthenticated to a sink that wants a token: not sent, not retried.
         return {
@@ -223,7 +263,8 @@ export class SinkSender {
       }
       try {
         const status = await this.attempt(
-          auth ? { ...headers, authorization: auth.header } : headers,
+          to,
+          auth?.header ? { ...headers, authorization: auth.header } : headers,
           body,
           signal,
         );
@@ -269,6 +310,7 @@ export class SinkSender {
   }
 
   private async attempt(
+    to: Target,
     headers: Record<string, string>,
     body: string | Buffer,
     signal: AbortSignal,
@@ -276,8 +318,8 @@ export class SinkSender {
     const started = performance.now();
     let ok = false;
     try {
-      const response = await fetch(this.sink, {
-        dispatcher: this.dispatcher,
+      const response = await fetch(to.url, {
+        dispatcher: to.dispatcher,
         method: 'POST',
         headers,
         body,

@@ -14,26 +14,52 @@ import {
 } from '../contract/sink-token.js';
 
 /** What a request to the sink may carry: a header, or why it must not be sent. */
-export type SinkAuthorization = { ok: true; header: string } | { ok: false; reason: string };
+export type SinkAuthorization = { ok: true; header?: string } | { ok: false; reason: string };
 
-/** The token for one audience, as the operator last delivered it. */
+/**
+ * The token for the sink's audience, as the operator last delivered it. The audience can change
+ * live (ApplyState.sink): a token minted for the previous one is then dropped, never presented.
+ */
 export class SinkTokenHolder {
   private token: string | undefined;
   private expiresAtMs = 0;
+  private current: string | undefined;
 
   constructor(
-    /** The audience this adapter was configured for (K_AUDIENCE). */
-    readonly audience: string,
+    /** The audience this adapter starts with (K_AUDIENCE); undefined: the sink wants no token. */
+    audience: string | undefined,
     /** Wall time in epoch ms (tokens expire by the wall clock). Default Date.now. */
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.current = audience;
+  }
+
+  /** The audience tokens must be for; undefined when the sink wants none. */
+  get audience(): string | undefined {
+    return this.current;
+  }
+
+  /** Switches to another audience (or none); a token for the old one is forgotten. Returns whether it changed. */
+  setAudience(audience: string | undefined): boolean {
+    if (audience === this.current) return false;
+    this.current = audience;
+    this.token = undefined;
+    this.expiresAtMs = 0;
+    return true;
+  }
 
   /** Stores a delivered token; refuses one minted for another audience (the token is not quoted). */
   set(payload: SetSinkTokenPayload): void {
-    if (payload.audience !== this.audience) {
+    if (this.current === undefined) {
       throw new CommandRejectedError(
         REASON_AUDIENCE_MISMATCH,
-        `token is for audience ${JSON.stringify(payload.audience)}, this adapter serves ${JSON.stringify(this.audience)}`,
+        `token is for audience ${JSON.stringify(payload.audience)}, this adapter's sink has no audience`,
+      );
+    }
+    if (payload.audience !== this.current) {
+      throw new CommandRejectedError(
+        REASON_AUDIENCE_MISMATCH,
+        `token is for audience ${JSON.stringify(payload.audience)}, this adapter serves ${JSON.stringify(this.current)}`,
       );
     }
     const expiresAtMs = Date.parse(payload.expiresAt);
@@ -48,11 +74,12 @@ export class SinkTokenHolder {
     return this.token === undefined ? undefined : this.expiresAtMs;
   }
 
-  /** The Authorization header for the next request, or why there is none. */
+  /** The Authorization header for the next request (none when the sink wants no token), or why there is none. */
   authorization(): SinkAuthorization {
-    if (this.token === undefined) return { ok: false, reason: `no token yet for audience ${this.audience}` };
+    if (this.current === undefined) return { ok: true };
+    if (this.token === undefined) return { ok: false, reason: `no token yet for audience ${this.current}` };
     if (this.now() >= this.expiresAtMs)
-      return { ok: false, reason: `the token for audience ${this.audience} expired` };
+      return { ok: false, reason: `the token for audience ${this.current} expired` };
     return { ok: true, header: `Bearer ${this.token}` };
   }
 }
@@ -67,7 +94,7 @@ export interface PlainCommandRegistry {
 }
 
 /**
- * Registers SetSinkToken: a plain command whose ack means stored. Without an audience configured
+ * Registers SetSinkToken: a plain command whose ack means stored. While the sink has no audience
  * the adapter refuses it (AudienceMismatch). Logs the audience and expiry, never the token.
  */
 export function registerSinkTokenCommand(

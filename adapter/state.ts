@@ -2,6 +2,7 @@
 // and the delivery counters. One place owns it so the notification, metrics and logs agree.
 import { formatDuration } from '../contract/duration.js';
 import type { AdapterState, Generation } from '../contract/commands.js';
+import { sameSink, type AdapterSink } from '../contract/adapter-sink.js';
 import { deliveryFailureReason } from './failure-reason.js';
 
 /** What kind of change happened: config changes are published at once, counters rate-limited. */
@@ -12,6 +13,7 @@ export class StateStore {
   private intervalMs: number;
   private paused: boolean;
   private generation: Generation = 0;
+  private sinkInForce: AdapterSink | undefined;
   private sent = 0;
   private dropped = 0;
   private retried = 0;
@@ -24,10 +26,16 @@ export class StateStore {
 
   constructor(
     private readonly podName: string,
-    initial: { intervalMs: number; paused: boolean },
+    initial: { intervalMs: number; paused: boolean; sink?: AdapterSink },
   ) {
     this.intervalMs = initial.intervalMs;
     this.paused = initial.paused;
+    this.sinkInForce = initial.sink;
+  }
+
+  /** The sink in force (the environment's, or the last applied ApplyState's); undefined if never given. */
+  get sink(): AdapterSink | undefined {
+    return this.sinkInForce;
   }
 
   /** A snapshot in the AdapterState notification's shape. */
@@ -45,6 +53,7 @@ export class StateStore {
       lastSendFailureReason: this.failureReason,
       consecutiveFailures: this.failuresInARow,
       consecutiveSuccesses: this.successesInARow,
+      ...(this.sinkInForce ? { sinkUri: this.sinkInForce.uri } : {}),
     };
   }
 
@@ -59,12 +68,24 @@ export class StateStore {
   }
 
   /** Records an applied configuration; notifies only if something changed. */
-  applyConfig(change: { generation?: Generation; intervalMs?: number; paused?: boolean }): void {
+  applyConfig(change: {
+    generation?: Generation;
+    intervalMs?: number;
+    paused?: boolean;
+    sink?: AdapterSink;
+  }): void {
     const before = [this.generation, this.intervalMs, this.paused];
+    const sinkBefore = this.sinkInForce;
     if (change.generation !== undefined) this.generation = change.generation;
     if (change.intervalMs !== undefined) this.intervalMs = change.intervalMs;
     if (change.paused !== undefined) this.paused = change.paused;
-    if (before[0] !== this.generation || before[1] !== this.intervalMs || before[2] !== this.paused)
+    if (change.sink !== undefined) this.sinkInForce = change.sink;
+    if (
+      before[0] !== this.generation ||
+      before[1] !== this.intervalMs ||
+      before[2] !== this.paused ||
+      !sameSink(sinkBefore, this.sinkInForce)
+    )
       this.emit('config');
   }
 

@@ -2,6 +2,7 @@
 // protocol (opcodes and payloads) and what the adapter reports back (AdapterState). Imported by
 // both binaries; depends on zod and nothing else.
 import { z } from 'zod';
+import { AdapterSinkSchema } from './adapter-sink.js';
 import { DurationSyntaxError, formatDuration, parseDuration } from './duration.js';
 
 export { DurationSyntaxError, formatDuration, parseDuration };
@@ -81,11 +82,15 @@ export type GenerationPayload = z.infer<typeof GenerationPayloadSchema>;
 export const SetIntervalPayloadSchema = z.object({ generation: GenerationSchema, interval: IntervalSchema });
 export type SetIntervalPayload = z.infer<typeof SetIntervalPayloadSchema>;
 
-/** Payload of ApplyState: the whole desired configuration. */
+/**
+ * Payload of ApplyState: the whole desired configuration. `sink` (issue 13) is the resolved sink;
+ * absent (an older operator, or a sink that does not resolve now), the adapter keeps the one in force.
+ */
 export const ApplyStatePayloadSchema = z.object({
   generation: GenerationSchema,
   interval: IntervalSchema,
   paused: z.boolean(),
+  sink: AdapterSinkSchema.optional(),
 });
 export type ApplyStatePayload = z.infer<typeof ApplyStatePayloadSchema>;
 
@@ -108,5 +113,7 @@ export const AdapterStateSchema = z.object({
   consecutiveFailures: z.number().int().min(0).optional(),
   /** Deliveries succeeded in a row since the last failure. */
   consecutiveSuccesses: z.number().int().min(0).optional(),
+  /** The sink URI in force (K_SINK, or the last ApplyState's sink). Optional, for older adapters. */
+  sinkUri: z.string().max(4096).optional(),
 });
 export type AdapterState = z.infer<typeof AdapterStateSchema>;

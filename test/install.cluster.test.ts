@@ -10,6 +10,7 @@ import { repoRoot, startControlPlane, type ControlPlane } from './controlplane/c
 import { eventually, kubectl as runKubectl } from './support/cluster.js';
 import { parseSampleSource } from '../contract/samplesource.js';
 import { planReconcile } from '../operator/samplesource/desired-state.js';
+import { sinkKey } from '../operator/samplesource/adapter-sink.js';
 import { buildAdapterDeployment } from '../operator/samplesource/resources.js';
 
 const CONFIG = join(repoRoot, 'config');
@@ -269,7 +270,17 @@ describe('config/ and example.yaml', () => {
       {
         deployment,
         readyPods: ['adapter-a'],
-        reports: new Map([['adapter-a', { generation: 1, state: 'succeeded' as const }]]),
+        // Applied with the sink it was sent (a report for another sink would be sent again, Processing).
+        reports: new Map([
+          [
+            'adapter-a',
+            {
+              generation: 1,
+              state: 'succeeded' as const,
+              sinkKey: sinkKey({ uri: 'http://display.example/' }),
+            },
+          ],
+        ]),
         now: new Date(),
       },
       { adapter },

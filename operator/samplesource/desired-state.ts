@@ -18,6 +18,7 @@ import {
   type DeploymentAction,
 } from './resources.js';
 import { sharedModeUnavailable } from './shared-mode.js';
+import { adapterSinkOf, sinkKey } from './adapter-sink.js';
 import { applySinkHealth } from './sink-health.js';
 import { resolveSink, type ResolveSinkOptions, type SinkLookup, type SinkResult } from './sink.js';
 import {
@@ -29,29 +30,51 @@ import {
   type PodReport,
 } from './status.js';
 
-/** The state every adapter pod of `source` must run: the payload of ApplyState. */
-export function desiredAdapterState(source: SampleSource): ApplyStatePayload {
+/**
+ * The state every adapter pod of `source` must run: the payload of ApplyState. With a resolved
+ * `sink` it carries that too, so a moved sink reaches the running adapters without a rollout.
+ */
+export function desiredAdapterState(source: SampleSource, sink?: SinkResult): ApplyStatePayload {
+  const adapterSink = adapterSinkOf(sink);
   return {
     generation: source.metadata.generation,
     interval: source.spec.interval,
     paused: source.spec.paused,
+    ...(adapterSink ? { sink: adapterSink } : {}),
   };
 }
 
 /**
- * Ready pods that still need the current state sent: no result yet, or a result for an older
- * generation. A pending command is already in flight (the protocol resends it), and a failure
- * for the current generation would fail again, so neither is sent twice.
+ * Ready pods that still need the current state sent: no result yet, a result for an older
+ * generation, or one for another sink than `sink` (the digest of the desired one; a sink moves
+ * without a new generation). A pending command is already in flight (the protocol resends it), and
+ * a failure for the current generation and sink would fail again, so neither is sent twice.
  */
 export function podsNeedingState(
   generation: Generation,
   readyPods: readonly string[],
   reports: ReadonlyMap<string, PodReport>,
+  sink?: string,
 ): string[] {
   return [...readyPods].sort().filter((pod) => {
     const report = reports.get(pod);
-    return report === undefined || report.generation < generation;
+    if (report === undefined || report.generation < generation) return true;
+    return sink !== undefined && report.generation === generation && report.sinkKey !== sink;
   });
+}
+
+/** The reports as they stand once `state` went to `sendTo`: those pods are pending it. */
+function afterSending(
+  reports: ReadonlyMap<string, PodReport>,
+  sendTo: readonly string[],
+  state: ApplyStatePayload,
+): ReadonlyMap<string, PodReport> {
+  if (sendTo.length === 0) return reports;
+  const next = new Map(reports);
+  const key = sinkKey(state.sink);
+  for (const pod of sendTo)
+    next.set(pod, { generation: state.generation, state: 'pending', ...(key ? { sinkKey: key } : {}) });
+  return next;
 }
 
 /** What a reconcile observed, besides the source itself. */
@@ -235,14 +258,18 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
     }
   }
   const steerable = observation.state === 'observed';
-  const adapterState = steerable ? desiredAdapterState(source) : undefined;
+  const adapterState = steerable ? desiredAdapterState(source, sink) : undefined;
   const readyPods = steerable ? world.readyPods : [];
+  const sendTo = adapterState
+    ? podsNeedingState(adapterState.generation, readyPods, world.reports, sinkKey(adapterState.sink))
+    : [];
   const status = computeStatus({
     source,
     sink,
     deployment: observation,
     readyPods,
-    reports: world.reports,
+    // A pod sent the state now is Processing it, also when only its sink changed.
+    reports: adapterState ? afterSending(world.reports, sendTo, adapterState) : world.reports,
     now: world.now,
   });
   status.mode = mode;
@@ -265,7 +292,7 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
     sink,
     ...(deployment ? { deployment } : {}),
     ...(adapterState ? { adapterState } : {}),
-    sendTo: adapterState ? podsNeedingState(adapterState.generation, readyPods, world.reports) : [],
+    sendTo,
     status,
     statusChanged: statusChanged(source.status, status),
     events,

@@ -11,6 +11,8 @@ import {
   type PlannedEvent,
 } from './desired-state.js';
 import type { PodReport } from './status.js';
+import { sinkKey } from './adapter-sink.js';
+import { createCertificateAuthority } from '../../control/index.js';
 import { NOW, UID, sampleSourceObject, storedDeployment, validSource } from './fixtures.js';
 
 const DEPLOYMENT = `samplesource-sample-source-${UID}`;
@@ -25,7 +27,13 @@ function stored(spec: Record<string, unknown> = {}, available = true, sinkUri = 
   return storedDeployment(validSource(raw(spec)), sinkUri, options.adapter, available);
 }
 
-const ok = (generation: number): PodReport => ({ generation, state: 'succeeded' });
+/** The digest of the sink each report below was sent with (the display Service, unless said). */
+const SENT_SINK = sinkKey({ uri: SERVICE_URI });
+const ok = (generation: number, sent = SENT_SINK): PodReport => ({
+  generation,
+  state: 'succeeded',
+  ...(sent ? { sinkKey: sent } : {}),
+});
 const world = (w: Partial<ObservedWorld>): ObservedWorld => ({
   sinkLookup: serviceFound,
   readyPods: [],
@@ -249,8 +257,8 @@ const rows: Row[] = [
       deployment: stored(),
       readyPods: ['a', 'b', 'c'],
       reports: new Map<string, PodReport>([
-        ['a', { generation: 2, state: 'pending' }],
-        ['b', { generation: 2, state: 'failed', reason: 'Boom', message: 'no' }],
+        ['a', { generation: 2, state: 'pending', sinkKey: SENT_SINK }],
+        ['b', { generation: 2, state: 'failed', reason: 'Boom', message: 'no', sinkKey: SENT_SINK }],
         ['c', ok(1)],
       ]),
     }),
@@ -267,7 +275,7 @@ const rows: Row[] = [
     events: [{ type: 'Warning', reason: 'Boom', message: 'pod b: no' }],
   },
   {
-    name: 'the sink moved: the Deployment is updated (K_SINK lives in the template)',
+    name: 'the sink moved in the spec: no rollout, the new sink to every pod over the stream, Processing',
     object: raw({ sink: { uri: 'http://elsewhere.example/' } }, 2, readyStatus(1)),
     world: world({
       deployment: stored(),
@@ -277,12 +285,86 @@ const rows: Row[] = [
         ['b', ok(1)],
       ]),
     }),
-    deployment: 'update',
+    deployment: 'none',
     sendTo: ['a', 'b'],
+    conditions: {
+      Active: 'True',
+      ConfigApplied: 'Unknown/Processing',
+      Deployed: 'True',
+      Ready: 'Unknown/Processing',
+      SinkProvided: 'True',
+    },
     statusChanged: true,
-    events: [
-      { type: 'Normal', reason: 'DeploymentUpdated', message: `Updated adapter Deployment ${DEPLOYMENT}` },
-    ],
+    events: [],
+  },
+  {
+    name: "the sink moved without a new generation (an Addressable's address): sent again to every pod, Processing",
+    object: raw({ sink: { uri: 'http://moved.example/' } }, 1, readyStatus(1)),
+    world: world({
+      deployment: stored(),
+      readyPods: ['a', 'b'],
+      reports: new Map([
+        ['a', ok(1)],
+        ['b', ok(1)],
+      ]),
+    }),
+    deployment: 'none',
+    sendTo: ['a', 'b'],
+    conditions: {
+      Active: 'True',
+      ConfigApplied: 'Unknown/Processing',
+      Deployed: 'True',
+      Ready: 'Unknown/Processing',
+      SinkProvided: 'True',
+    },
+    statusChanged: true,
+    events: [],
+  },
+  {
+    name: 'the moved sink applied by every pod: Ready again, nothing sent',
+    object: raw({ sink: { uri: 'http://moved.example/' } }, 1, readyStatus(1)),
+    world: world({
+      deployment: stored(),
+      readyPods: ['a', 'b'],
+      reports: new Map([
+        ['a', ok(1, sinkKey({ uri: 'http://moved.example/' }))],
+        ['b', ok(1, sinkKey({ uri: 'http://moved.example/' }))],
+      ]),
+    }),
+    deployment: 'none',
+    sendTo: [],
+    conditions: {
+      Active: 'True',
+      ConfigApplied: 'True',
+      Deployed: 'True',
+      Ready: 'True',
+      SinkProvided: 'True',
+    },
+    statusChanged: true,
+    events: [],
+  },
+  {
+    name: 'a failure for the current generation and sink is not resent; a moved sink is',
+    object: raw({}, 2),
+    world: world({
+      deployment: stored(),
+      readyPods: ['a', 'b'],
+      reports: new Map<string, PodReport>([
+        ['a', { generation: 2, state: 'failed', reason: 'Boom', message: 'no', sinkKey: SENT_SINK }],
+        ['b', { generation: 2, state: 'failed', reason: 'Boom', message: 'no', sinkKey: 'old' }],
+      ]),
+    }),
+    deployment: 'none',
+    sendTo: ['b'],
+    conditions: {
+      Active: 'Unknown/AwaitingAdapters',
+      ConfigApplied: 'False/Boom',
+      Deployed: 'True',
+      Ready: 'False/Boom',
+      SinkProvided: 'True',
+    },
+    statusChanged: true,
+    events: [{ type: 'Warning', reason: 'Boom', message: 'pod a: no' }],
   },
   {
     name: 'the sink Service is gone: SinkProvided False, Deployment left alone, one warning',
@@ -365,6 +447,10 @@ const rows: Row[] = [
 ];
 
 describe('planReconcile', () => {
+  let TEST_CA_PEM = '';
+  beforeAll(async () => {
+    TEST_CA_PEM = (await createCertificateAuthority({ commonName: 'desired-state sink CA' })).certPem;
+  });
   it.each(rows)('$name', (row) => {
     const plan = planReconcile(row.object, row.world, options);
     expect(plan.deployment?.action).toBe(row.deployment);
@@ -372,7 +458,8 @@ describe('planReconcile', () => {
     if (row.conditions) expect(conditionsOf(plan.status)).toEqual(row.conditions);
     expect(plan.statusChanged).toBe(row.statusChanged);
     expect(plan.events).toEqual(row.events);
-    if (plan.sendTo.length > 0) expect(plan.adapterState).toEqual(desiredAdapterState(plan.source!));
+    if (plan.sendTo.length > 0)
+      expect(plan.adapterState).toEqual(desiredAdapterState(plan.source!, plan.sink));
   });
 
   it('reports the invalid spec only once per transition', () => {
@@ -396,7 +483,33 @@ describe('planReconcile', () => {
       options,
     );
     expect(plan.deployment).toEqual({ action: 'none', deployment: existing });
-    expect(plan.adapterState).toEqual({ generation: 5, interval: '750ms', paused: true });
+    expect(plan.adapterState).toEqual({
+      generation: 5,
+      interval: '750ms',
+      paused: true,
+      sink: { uri: SERVICE_URI },
+    });
+  });
+
+  it('carries the resolved sink (uri, CA certificates, audience) in the state, and none while it does not resolve', () => {
+    const plan = planReconcile(
+      raw({ sink: { uri: 'https://secure.example/', CACerts: TEST_CA_PEM, audience: 'aud-1' } }, 2),
+      world({ deployment: stored(), readyPods: ['a'] }),
+      options,
+    );
+    expect(plan.deployment?.action).toBe('none');
+    expect(plan.adapterState?.sink).toEqual({
+      uri: 'https://secure.example/',
+      caCerts: TEST_CA_PEM,
+      audience: 'aud-1',
+    });
+    const gone = planReconcile(
+      raw({}, 2),
+      world({ sinkLookup: { found: false }, deployment: stored(), readyPods: ['a'] }),
+      options,
+    );
+    expect(gone.adapterState).toEqual({ generation: 2, interval: '10s', paused: false });
+    expect(gone.sendTo).toEqual(['a']);
   });
 });
 
@@ -409,9 +522,27 @@ describe('podsNeedingState', () => {
       reports: { a: { generation: 2, state: 'pending' }, b: { generation: 2, state: 'failed' } },
       want: [],
     },
-  ])('$name', ({ reports, want }) => {
+    {
+      name: 'current generation sent with another sink (or none)',
+      reports: {
+        a: { generation: 2, state: 'succeeded', sinkKey: 'k1' },
+        b: { generation: 2, state: 'pending' },
+      },
+      sink: 'k2',
+      want: ['a', 'b'],
+    },
+    {
+      name: 'current generation and sink, or a newer generation (our cache is behind)',
+      reports: {
+        a: { generation: 2, state: 'pending', sinkKey: 'k2' },
+        b: { generation: 3, state: 'succeeded' },
+      },
+      sink: 'k2',
+      want: [],
+    },
+  ])('$name', ({ reports, want, sink }: { reports: object; want: string[]; sink?: string }) => {
     expect(
-      podsNeedingState(2, ['b', 'a'], new Map(Object.entries(reports as Record<string, PodReport>))),
+      podsNeedingState(2, ['b', 'a'], new Map(Object.entries(reports as Record<string, PodReport>)), sink),
     ).toEqual(want);
   });
 });

@@ -22,6 +22,7 @@ import { buildSinkServiceAccount } from './sink-identity.js';
 import { buildCertSecret } from './certs-secret.js';
 import { OperatorPki } from './operator-pki.js';
 import type { PodReport } from './status.js';
+import { sinkKey } from './adapter-sink.js';
 import type { AdapterPod } from './sessions.js';
 import type { ApplyStatePayload } from '../../contract/commands.js';
 import { NOW, UID, sampleSourceObject, storedDeployment, validSource } from './fixtures.js';
@@ -29,6 +30,8 @@ import { NOW, UID, sampleSourceObject, storedDeployment, validSource } from './f
 const NS = 'demo';
 const KEY = `${NS}/sample-source`;
 const SINK_URI = 'http://display.demo.svc.cluster.local';
+/** The digest of the sink a canned report was sent with: the display Service. */
+const SENT = sinkKey({ uri: SINK_URI });
 const plan = { adapter: { image: 'samplesource-adapter:0.1.0' } };
 const SOURCE_PATH = resourcePath(SAMPLESOURCE_RESOURCE, NS, 'sample-source');
 const SERVICE_PATH = `/api/v1/namespaces/${NS}/services/display`;
@@ -76,7 +79,9 @@ class FakeSessions implements SessionsPort {
     return new Map(this.canned);
   }
   send(_sourceKey: string, podName: string, state: ApplyStatePayload): void {
-    this.log.push(`send ${podName} g${state.generation} ${state.interval}${state.paused ? ' paused' : ''}`);
+    this.log.push(
+      `send ${podName} g${state.generation} ${state.interval}${state.paused ? ' paused' : ''}${state.sink ? ` → ${state.sink.uri}` : ''}`,
+    );
   }
   forget(sourceKey: string): void {
     this.log.push(`forget ${sourceKey}`);
@@ -187,7 +192,32 @@ const rows: Row[] = [
       SinkProvided: 'True',
     },
     events: [],
-    sessions: [`sync ${KEY} [a,b]`, 'send a g1 10s', 'send b g1 10s'],
+    sessions: [`sync ${KEY} [a,b]`, `send a g1 10s → ${SINK_URI}`, `send b g1 10s → ${SINK_URI}`],
+  },
+  {
+    name: 'the sink moved, pods applied the old one: the new sink over the stream, no Deployment write, Processing',
+    source: sourceObject({ sink: { uri: 'http://moved.example/' } }),
+    secret: true,
+    deployment: availableDeployment(),
+    pods: ['a', 'b'],
+    reports: [
+      ['a', { generation: 1, state: 'succeeded', sinkKey: SENT }],
+      ['b', { generation: 1, state: 'succeeded', sinkKey: SENT }],
+    ],
+    requests: [`GET ${SOURCE_PATH}`, `PATCH ${SOURCE_PATH}/status`],
+    conditions: {
+      Active: 'Unknown/AwaitingAdapters',
+      ConfigApplied: 'Unknown/Processing',
+      Deployed: 'True',
+      Ready: 'Unknown/Processing',
+      SinkProvided: 'True',
+    },
+    events: [],
+    sessions: [
+      `sync ${KEY} [a,b]`,
+      'send a g1 10s → http://moved.example/',
+      'send b g1 10s → http://moved.example/',
+    ],
   },
   {
     name: 'every ready pod applied the generation: Ready, with the transition events, nothing sent',
@@ -197,8 +227,8 @@ const rows: Row[] = [
     deployment: availableDeployment(),
     pods: ['a', 'b'],
     reports: [
-      ['a', { generation: 1, state: 'succeeded' }],
-      ['b', { generation: 1, state: 'succeeded' }],
+      ['a', { generation: 1, state: 'succeeded', sinkKey: SENT }],
+      ['b', { generation: 1, state: 'succeeded', sinkKey: SENT }],
     ],
     requests: [`GET ${SOURCE_PATH}`, `GET ${SERVICE_PATH}`, `PATCH ${SOURCE_PATH}/status`],
     conditions: READY,
@@ -212,7 +242,9 @@ const rows: Row[] = [
     secret: true,
     deployment: availableDeployment(),
     pods: ['a'],
-    reports: [['a', { generation: 1, state: 'failed', reason: 'Rejected:Invalid', message: 'no' }]],
+    reports: [
+      ['a', { generation: 1, state: 'failed', reason: 'Rejected:Invalid', message: 'no', sinkKey: SENT }],
+    ],
     requests: [`GET ${SOURCE_PATH}`, `GET ${SERVICE_PATH}`, `PATCH ${SOURCE_PATH}/status`],
     conditions: {
       Active: 'Unknown/AwaitingAdapters',
@@ -352,7 +384,7 @@ describe('sampleSourceReconciler (table)', () => {
       deployments: caches([availableDeployment()]),
       pods: caches([readyPod('a')]),
       secrets: caches([certSecret]),
-      sessions: new FakeSessions(new Map([['a', { generation: 1, state: 'succeeded' }]])),
+      sessions: new FakeSessions(new Map([['a', { generation: 1, state: 'succeeded', sinkKey: SENT }]])),
       pki,
       recorder: { event: (_obj, type, reason) => void events.push(`${type} ${reason}`) },
       plan,

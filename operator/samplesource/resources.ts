@@ -7,6 +7,8 @@
 // in the template changes anyway (a rollout is happening, so new pods get current values).
 // Pods created later without a rollout (scale up, eviction) may start with older values for the
 // moment until the operator's stream connects, which always sends the full state first.
+// The sink (K_SINK, K_CA_CERTS, K_AUDIENCE) is kept the same way since it too travels live
+// (ApplyState.sink, issue 13): a moved sink does not roll the pods.
 import type {
   V1Container,
   V1Deployment,
@@ -94,7 +96,7 @@ export interface InitialState {
 }
 
 /** Where and how the adapters reach the sink, as resolved for one reconcile. */
-interface AdapterSink {
+export interface AdapterSink {
   uri: string;
   /** PEM CAs of an HTTPS sink (K_CA_CERTS); absent: the default roots. */
   caCerts?: string;
@@ -193,9 +195,24 @@ export function initialStateOf(deployment: V1Deployment | undefined): InitialSta
   return { interval, paused: paused === 'true' };
 }
 
+/** The sink (K_SINK, K_CA_CERTS, K_AUDIENCE) in an existing adapter template, if it has one. */
+export function initialSinkOf(deployment: V1Deployment | undefined): AdapterSink | undefined {
+  const container = deployment?.spec?.template?.spec?.containers?.find((c) => c.name === ADAPTER_CONTAINER);
+  const value = (name: string) => container?.env?.find((e) => e.name === name)?.value;
+  const uri = value(ENV.sink);
+  if (uri === undefined) return undefined;
+  const caCerts = value(ENV.sinkCaCerts);
+  const audience = value(ENV.sinkAudience);
+  return {
+    uri,
+    ...(caCerts === undefined ? {} : { caCerts }),
+    ...(audience === undefined ? {} : { audience }),
+  };
+}
+
 /**
  * The desired adapter Deployment. Pass the `existing` one (if any) so that a change of only
- * interval or paused leaves its pod template as it is (see the file comment for why).
+ * interval, paused or the sink leaves its pod template as it is (see the file comment for why).
  */
 export function buildAdapterDeployment(
   source: SampleSource,
@@ -212,7 +229,10 @@ export function buildAdapterDeployment(
   const sink: AdapterSink = { uri: sinkUri, caCerts: sinkCaCerts, audience: sinkAudience };
   let template = buildPodTemplate(source, sink, current, options);
   if (kept && existing?.spec?.template) {
-    const keptTemplate = buildPodTemplate(source, sink, kept, options);
+    // Interval, paused and the sink all reach running pods over the control stream: keep the values
+    // the template started with unless something else rolls the pods anyway.
+    const keptSink = initialSinkOf(existing) ?? sink;
+    const keptTemplate = buildPodTemplate(source, keptSink, kept, options);
     if (isDerivative(keptTemplate, existing.spec.template)) template = keptTemplate;
   }
   const labels = adapterLabels(source);

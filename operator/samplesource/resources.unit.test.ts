@@ -4,6 +4,7 @@ import { certSecretName } from './names.js';
 import {
   adapterSelector,
   buildAdapterDeployment,
+  initialSinkOf,
   initialStateOf,
   isDerivative,
   planDeployment,
@@ -182,15 +183,19 @@ describe('buildAdapterDeployment', () => {
   });
 });
 
-describe('pod template stability (interval and paused travel over the control stream)', () => {
+describe('pod template stability (interval, paused and the sink travel over the control stream)', () => {
   const existing = asStored(buildAdapterDeployment(source(), SINK, options));
   const cases: Array<{
     name: string;
     spec: Partial<SampleSourceSpec>;
     sink?: string;
+    caCerts?: string;
+    audience?: string;
     action: 'none' | 'update';
     templateKept: boolean;
     initial: { interval: string; paused: boolean };
+    /** The sink env of a template that rolled; default the one given. */
+    templateSink?: { uri: string };
   }> = [
     {
       name: 'nothing changed',
@@ -228,12 +233,32 @@ describe('pod template stability (interval and paused travel over the control st
       initial: { interval: '10s', paused: false },
     },
     {
-      name: 'sink changed: rollout anyway, so current values',
+      // The sink travels live too (ApplyState.sink): the template keeps the sink it started with.
+      name: 'sink changed (and interval): no rollout, the template keeps its initial sink',
       spec: { interval: '2s' },
+      sink: 'http://other.demo.svc.cluster.local',
+      action: 'none',
+      templateKept: true,
+      initial: { interval: '10s', paused: false },
+    },
+    {
+      name: 'sink CA certificates and audience given: no rollout either',
+      spec: {},
+      sink: 'https://other.demo.svc.cluster.local',
+      caCerts: 'PEM',
+      audience: 'aud',
+      action: 'none',
+      templateKept: true,
+      initial: { interval: '10s', paused: false },
+    },
+    {
+      name: 'sink changed together with ceOverrides: rollout, so the current sink',
+      spec: { ceOverrides: { extensions: { a: 'b' } } },
       sink: 'http://other.demo.svc.cluster.local',
       action: 'update',
       templateKept: false,
-      initial: { interval: '2s', paused: false },
+      initial: { interval: '10s', paused: false },
+      templateSink: { uri: 'http://other.demo.svc.cluster.local' },
     },
     {
       name: 'ceOverrides changed: rollout anyway, so current values',
@@ -250,20 +275,33 @@ describe('pod template stability (interval and paused travel over the control st
       initial: { interval: '10s', paused: false },
     },
   ];
-  it.each(cases)('$name', ({ spec, sink, action, templateKept, initial }) => {
-    const desired = buildAdapterDeployment(source(spec, 2), sink ?? SINK, options, existing);
-    const plan = planDeployment(desired, existing);
-    expect(plan.action).toBe(action);
-    expect(initialStateOf(desired)).toEqual(initial);
-    expect(isDerivative(desired.spec!.template, existing.spec!.template)).toBe(templateKept);
-    if (plan.action === 'update') {
-      // Updates start from the stored object: resourceVersion and server defaults stay.
-      expect(plan.deployment.metadata!.resourceVersion).toBe('42');
-      expect(plan.deployment.spec!.strategy).toEqual(existing.spec!.strategy);
-      expect(plan.deployment.spec!.replicas).toBe(desired.spec!.replicas);
-      expect(plan.deployment.spec!.template).toEqual(desired.spec!.template);
-    }
-  });
+  it.each(cases)(
+    '$name',
+    ({ spec, sink, caCerts, audience, action, templateKept, initial, templateSink }) => {
+      const desired = buildAdapterDeployment(
+        source(spec, 2),
+        sink ?? SINK,
+        options,
+        existing,
+        caCerts,
+        audience,
+      );
+      const plan = planDeployment(desired, existing);
+      expect(plan.action).toBe(action);
+      expect(initialStateOf(desired)).toEqual(initial);
+      expect(initialSinkOf(desired)).toEqual(
+        templateKept ? initialSinkOf(existing) : (templateSink ?? { uri: SINK }),
+      );
+      expect(isDerivative(desired.spec!.template, existing.spec!.template)).toBe(templateKept);
+      if (plan.action === 'update') {
+        // Updates start from the stored object: resourceVersion and server defaults stay.
+        expect(plan.deployment.metadata!.resourceVersion).toBe('42');
+        expect(plan.deployment.spec!.strategy).toEqual(existing.spec!.strategy);
+        expect(plan.deployment.spec!.replicas).toBe(desired.spec!.replicas);
+        expect(plan.deployment.spec!.template).toEqual(desired.spec!.template);
+      }
+    },
+  );
 
   it('uses the current values when the existing template has no initial state', () => {
     const bare = structuredClone(existing);

@@ -26,6 +26,7 @@ import { OP_SET_SINK_TOKEN, redactTokenIn, type SetSinkTokenPayload } from '../.
 import { aborted, type Runnable } from '../runtime/index.js';
 import type { PodReport } from './status.js';
 import { healthSignature } from './sink-health.js';
+import { sinkKey } from './adapter-sink.js';
 
 /** An adapter pod the operator should be steering. */
 export interface AdapterPod {
@@ -53,7 +54,7 @@ interface PodSession {
   pod: AdapterPod;
   client: ControlClient;
   /** The last ApplyState sent; its outcome is in the command store under this id. */
-  lastSent?: { commandId: string; generation: Generation };
+  lastSent?: { commandId: string; generation: Generation; sinkKey?: string; audience?: string };
   adapterState?: AdapterState;
 }
 
@@ -121,6 +122,7 @@ export class AdapterSessions implements Runnable {
           state: status.state,
           ...(status.reason ? { reason: status.reason } : {}),
           ...(status.message ? { message: status.message } : {}),
+          ...(s.lastSent.sinkKey ? { sinkKey: s.lastSent.sinkKey } : {}),
         });
       }
     }
@@ -145,7 +147,13 @@ export class AdapterSessions implements Runnable {
     // A fresh id per send: the adapter applies a generation it already runs as an idempotent success, so
     // a resend by a restarted operator (whose old session is gone) still gets a result of its own.
     const commandId = `${session.pod.uid}/g${state.generation}/${newCommandId().slice(0, 8)}`;
-    session.lastSent = { commandId, generation: state.generation };
+    const key = sinkKey(state.sink);
+    session.lastSent = {
+      commandId,
+      generation: state.generation,
+      ...(key ? { sinkKey: key } : {}),
+      ...(state.sink?.audience ? { audience: state.sink.audience } : {}),
+    };
     this.commands.pending(sourceKey, podName, commandId);
     session.client
       .sendAndWaitForAck(OP_APPLY_STATE, state, { id: commandId, timeoutMs: 0 })
@@ -274,8 +282,14 @@ export class AdapterSessions implements Runnable {
   }
 
   private onResult(sourceKey: string, session: PodSession, result: CommandResult): void {
-    if (session.lastSent?.commandId !== result.commandId) return; // a result for a superseded send
+    const sent = session.lastSent;
+    if (sent?.commandId !== result.commandId) return; // a result for a superseded send
     this.commands.record(sourceKey, session.pod.name, result); // re-queues the source when it changed
+    // A sink moved to a new audience: the adapter refused that audience's token until this ApplyState
+    // was applied (the token is often minted first), so it follows now. A repeat is harmless.
+    const token = this.sinkTokens.get(sourceKey);
+    if (result.succeeded && token && sent.audience === token.audience)
+      this.sendSinkToken(sourceKey, session, token);
   }
 
   private onNotification(sourceKey: string, session: PodSession, n: Notification, log: Logger): void {

@@ -3,10 +3,21 @@
 // and each ApplyState's outcome becomes the pod's report. One table row per outcome.
 import { pino } from 'pino';
 import { z } from 'zod';
-import { ControlServer, createCertificateAuthority, type TlsPems } from '../../control/index.js';
+import {
+  CommandRejectedError,
+  ControlServer,
+  createCertificateAuthority,
+  type TlsPems,
+} from '../../control/index.js';
 import { closeTracker, eventually } from '../../control/testing.js';
 import { ApplyStatePayloadSchema, OP_APPLY_STATE } from '../../contract/commands.js';
 import { OPERATOR_IDENTITY, adapterIdentity, adapterServerName } from '../../contract/identities.js';
+import {
+  OP_SET_SINK_TOKEN,
+  REASON_AUDIENCE_MISMATCH,
+  SetSinkTokenPayloadSchema,
+} from '../../contract/sink-token.js';
+import { sinkKey } from './adapter-sink.js';
 import { AdapterSessions } from './sessions.js';
 
 const NS = 'demo';
@@ -116,4 +127,59 @@ it('opens no session before a leadership term, follows the pods during one, and 
   expect(sessions.size).toBe(0);
   sessions.sync(KEY, NS, NAME, [POD]);
   expect(sessions.size).toBe(0);
+});
+
+it('keeps the sink each ApplyState carried in the report, and sends the token again once an ApplyState moving to its audience was applied', async () => {
+  const seen: string[] = [];
+  let audience = 'aud-1';
+  const server = track(
+    new ControlServer({
+      address: '127.0.0.1:0',
+      tls: adapterTls,
+      identity: adapterIdentity(NS, NAME),
+      allowedClientIdentities: [OPERATOR_IDENTITY],
+      logger,
+    }),
+  );
+  // As the adapter does: a token for another audience than the sink's in force is refused.
+  server.handleAsync(OP_APPLY_STATE, ApplyStatePayloadSchema, (p, ctx) => {
+    seen.push(`apply ${p.sink?.audience ?? '-'}`);
+    audience = p.sink?.audience ?? audience;
+    ctx.notifySuccess();
+  });
+  server.handle(OP_SET_SINK_TOKEN, SetSinkTokenPayloadSchema, (p) => {
+    const accepted = p.audience === audience;
+    seen.push(`token ${p.audience} ${accepted ? 'stored' : 'refused'}`);
+    if (!accepted) throw new CommandRejectedError(REASON_AUDIENCE_MISMATCH, 'other audience');
+  });
+  let opened!: () => void;
+  const open = new Promise<void>((resolve) => (opened = resolve));
+  server.onSessionOpen(() => opened());
+  const port = await server.start();
+  const sessions = leadingSessions(port, []);
+  sessions.sync(KEY, NS, NAME, [POD]);
+  await open;
+  // The token for the new audience was minted before the reconcile sent the state moving there.
+  const jws = ['{"alg":"RS256"}', '{"n":1}', 'sig'.repeat(20)].map((x) =>
+    Buffer.from(x).toString('base64url'),
+  );
+  const grant = { audience: 'aud-2', token: jws.join('.'), expiresAt: new Date(Date.now() + 3_600_000) };
+  await eventually(
+    () => {
+      sessions.setSinkToken(KEY, grant);
+      return seen.length > 0;
+    },
+    5_000,
+    'the first token delivery',
+  );
+  const sink = { uri: 'https://moved.example/', audience: 'aud-2' };
+  sessions.send(KEY, POD.name, { generation: 1, interval: '1s', paused: false, sink });
+  await eventually(() => seen.includes('token aud-2 stored'), 10_000, 'the token stored');
+  expect(seen.slice(-2)).toEqual(['apply aud-2', 'token aud-2 stored']);
+  await eventually(() => sessions.reports(KEY).get(POD.name)?.state === 'succeeded', 10_000, 'the result');
+  expect(sessions.reports(KEY).get(POD.name)).toEqual({
+    generation: 1,
+    state: 'succeeded',
+    sinkKey: sinkKey(sink),
+  });
 });

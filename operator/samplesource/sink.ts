@@ -3,6 +3,7 @@
 // relative `uri` resolved against that address. Pure: the caller fetches the ref'd object.
 import type { Destination, KReference } from '../../contract/knative.js';
 import { caCertsProblem } from '../../contract/tls.js';
+import { MAX_SINK_URI_LENGTH } from '../../contract/adapter-sink.js';
 
 /** Cluster DNS domain for Service sinks when none is configured: "cluster.local". */
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
@@ -93,6 +94,13 @@ function addressAudienceOf(object: unknown): string | undefined {
 
 /** The spec's CACerts and audience win over the Addressable's, as Knative's resolver does. */
 function withCaCerts(uri: string, caCerts: string | undefined, audience?: string): SinkResult {
+  // The adapters refuse a longer one (contract/adapter-sink.ts): say so here instead.
+  if (uri.length > MAX_SINK_URI_LENGTH)
+    return {
+      ok: false,
+      reason: SinkReason.Invalid,
+      message: `the resolved sink URI is ${uri.length} characters, more than ${MAX_SINK_URI_LENGTH}`,
+    };
   return {
     ok: true,
     uri,

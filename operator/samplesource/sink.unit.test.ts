@@ -297,3 +297,17 @@ describe('resolveSink: OIDC audience', () => {
     });
   });
 });
+
+it('refuses a resolved sink URI longer than the adapters accept (4096 characters)', () => {
+  const lookup = {
+    found: true as const,
+    object: { status: { address: { url: `http://a/${'x'.repeat(4_000)}/` } } },
+  };
+  const sink = resolveSink(
+    { ref: { apiVersion: 'x.dev/v1', kind: 'Thing', name: 't' }, uri: 'y'.repeat(200) },
+    'demo',
+    lookup,
+  );
+  expect(sink).toMatchObject({ ok: false, reason: 'SinkInvalid' });
+  expect(sink.ok ? '' : sink.message).toContain('more than 4096');
+});

@@ -50,6 +50,8 @@ export interface PodReport {
   state: 'pending' | 'succeeded' | 'failed';
   reason?: string;
   message?: string;
+  /** Digest of the sink the command carried (adapter-sink.ts sinkKey); absent when it carried none. */
+  sinkKey?: string;
 }
 
 /** What the reconcile saw of the adapter Deployment. */
