@@ -153,6 +153,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+// One object for every sender (a pool pod holds thousands).
+const REAL_TIMING: SenderTiming = { sleep, random: Math.random };
+
 function describe(err: unknown): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError') return 'timed out';
@@ -169,28 +172,36 @@ export interface SinkTls {
   caCerts?: string;
   /** OIDC sinks: the bearer token to present (see adapter/sink-token.ts). Default: none sent. */
   authorize?: SinkAuthorizer;
+  /**
+   * A connection pool shared with other senders (a pool pod shares one per CA set); it must
+   * already trust `caCerts`, and the sender never closes it. Default: the sender's own.
+   */
+  dispatcher?: Agent;
 }
 
 /** Sends CloudEvents to one sink URL. */
 export class SinkSender {
-  // Our own connection pool, so that the CA set applies to this sink and nothing else.
+  // Our own connection pool, so that the CA set applies to this sink and nothing else (or one
+  // handed in, shared by senders of the same CA set).
   private readonly dispatcher: Agent;
+  private readonly ownsDispatcher: boolean;
   private readonly authorize: SinkAuthorizer | undefined;
 
   constructor(
     private readonly sink: URL,
     private readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     private readonly hooks: SendHooks = {},
-    private readonly timing: SenderTiming = { sleep, random: Math.random },
+    private readonly timing: SenderTiming = REAL_TIMING,
     tls: SinkTls = {},
   ) {
-    this.dispatcher = new Agent(tls.caCerts ? { connect: { ca: tls.caCerts } } : {});
+    this.ownsDispatcher = !tls.dispatcher;
+    this.dispatcher = tls.dispatcher ?? new Agent(tls.caCerts ? { connect: { ca: tls.caCerts } } : {});
     this.authorize = tls.authorize;
   }
 
-  /** Closes the connection pool. */
+  /** Closes the connection pool (unless it was handed in shared). */
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    if (this.ownsDispatcher) await this.dispatcher.close();
   }
 
   /** Delivers one event, retrying transient failures; never throws. `signal` abandons it (shutdown). */
