@@ -10,6 +10,8 @@
 //   npm run bench:pool                       (10,000 sources, 5 repetitions, paused and live)
 //   npm run bench:pool -- --reps 7 --mode live --layouts shared --sets 20 --changes 100
 import { fork, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +25,6 @@ import {
   SNAPSHOT_PAGE_SIZE,
   type SourceAssignmentInput,
 } from '../contract/pool.js';
-import { DevSink } from '../adapter/dev-sink.js';
 import { MAX_START_PHASE_MS } from '../adapter/pool/pooled-source.js';
 import { assignment, issuePoolCerts, type PoolCerts } from '../adapter/pool/testkit.js';
 import { Steering } from '../adapter/testkit.js';
@@ -233,10 +234,19 @@ async function repetition(
 
 async function poolFigures(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-pool-'));
-  const sink = new DevSink();
-  const url = await sink.start();
-  // The sink keeps no records: it only answers (it runs in this process, not in the pod's).
-  sink.onRequest = () => void sink.requests.splice(0);
+  // A real HTTP sink that only reads each request and answers 202: this process must keep up
+  // with 10,000 sources on a loaded machine, or the pod's readings would count sends held up
+  // in flight (the DevSink's CloudEvent parsing fell behind under load).
+  let received = 0;
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received++;
+      res.writeHead(202).end();
+    });
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const url = new URL(`http://127.0.0.1:${(sink.address() as AddressInfo).port}/`);
   try {
     const certs = await issuePoolCerts(dir);
     const runs: Repetition[] = [];
@@ -304,7 +314,9 @@ async function poolFigures(): Promise<void> {
       }
     }
   } finally {
-    await sink.close();
+    console.log(`  (the sink answered ${received} heartbeats)`);
+    sink.closeAllConnections();
+    await new Promise((resolve) => sink.close(resolve));
     await rm(dir, { recursive: true, force: true });
   }
 }
