@@ -286,6 +286,19 @@ export class SinkSender {
   ): Promise<number> {
     const started = performance.now();
     let ok = false;
+    // The attempt's own signal: aborted by `signal` or by the attempt timeout, and let go of both
+    // as soon as the attempt ends. AbortSignal.any with AbortSignal.timeout would keep the
+    // composite (and the finished request it holds) alive on the long-lived `signal` until the
+    // timeout fires, which is thousands of finished sends in a pool pod.
+    const attempt = new AbortController();
+    const onAbort = () => attempt.abort(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    const timeout = setTimeout(
+      () => attempt.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+      this.policy.attemptTimeoutMs,
+    );
+    timeout.unref();
     try {
       const response = await fetch(this.sink, {
         dispatcher: this.dispatcher,
@@ -294,7 +307,7 @@ export class SinkSender {
         body,
         // Sinks do not redirect; following one would turn a POST into a GET.
         redirect: 'manual',
-        signal: AbortSignal.any([signal, AbortSignal.timeout(this.policy.attemptTimeoutMs)]),
+        signal: attempt.signal,
       });
       // Drain the body so the keep-alive connection can be reused.
       await response.arrayBuffer().catch(() => undefined);
@@ -309,6 +322,8 @@ export class SinkSender {
         parseRetryAfter(response.headers.get('retry-after')),
       );
     } finally {
+      clearTimeout(timeout);
+      signal.removeEventListener('abort', onAbort);
       this.hooks.onAttempt?.(performance.now() - started, ok);
     }
   }
