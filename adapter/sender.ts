@@ -153,6 +153,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+// One object for every sender (a pool pod holds thousands).
+const REAL_TIMING: SenderTiming = { sleep, random: Math.random };
+
 function describe(err: unknown): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError') return 'timed out';
@@ -169,20 +172,28 @@ export interface SinkTls {
   caCerts?: string;
   /** OIDC sinks: the bearer token to present (see adapter/sink-token.ts). Default: none sent. */
   authorize?: SinkAuthorizer;
+  /**
+   * A connection pool shared with other senders (a pool pod shares one per CA set); it must
+   * already trust `caCerts`, and the sender never closes it. Default: the sender's own.
+   */
+  dispatcher?: Agent;
 }
 
 /** Where requests go and how the sink is trusted: one connection pool per target. */
 interface Target {
   url: URL;
-  // Our own connection pool, so that the CA set applies to this sink and nothing else.
+  // Our own connection pool, so that the CA set applies to this sink and nothing else (or one
+  // handed in, shared by senders of the same CA set, which we never close).
   dispatcher: Agent;
+  ownsDispatcher: boolean;
   authorize: SinkAuthorizer | undefined;
 }
 
 function target(url: URL, tls: SinkTls): Target {
   return {
     url,
-    dispatcher: new Agent(tls.caCerts ? { connect: { ca: tls.caCerts } } : {}),
+    dispatcher: tls.dispatcher ?? new Agent(tls.caCerts ? { connect: { ca: tls.caCerts } } : {}),
+    ownsDispatcher: !tls.dispatcher,
     authorize: tls.authorize,
   };
 }
@@ -200,7 +211,7 @@ export class SinkSender {
     sink: URL,
     private readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     private readonly hooks: SendHooks = {},
-    private readonly timing: SenderTiming = { sleep, random: Math.random },
+    private readonly timing: SenderTiming = REAL_TIMING,
     tls: SinkTls = {},
   ) {
     this.current = target(sink, tls);
@@ -219,6 +230,7 @@ export class SinkSender {
   setTarget(sink: URL, tls: SinkTls = {}): void {
     const old = this.current;
     this.current = target(sink, tls);
+    if (!old.ownsDispatcher) return;
     const closing: Promise<void> = old.dispatcher
       .close()
       .catch(() => undefined)
@@ -226,9 +238,10 @@ export class SinkSender {
     this.retiring.add(closing);
   }
 
-  /** Closes the connection pools (the current one and any still retiring). */
+  /** Closes the connection pools (the current one unless it was handed in shared, and any still retiring). */
   async close(): Promise<void> {
-    await Promise.all([this.current.dispatcher.close(), ...this.retiring]);
+    const own = this.current.ownsDispatcher ? [this.current.dispatcher.close()] : [];
+    await Promise.all([...own, ...this.retiring]);
   }
 
   /** Delivers one event, retrying transient failures; never throws. `signal` abandons it (shutdown). */
@@ -317,6 +330,19 @@ export class SinkSender {
   ): Promise<number> {
     const started = performance.now();
     let ok = false;
+    // The attempt's own signal: aborted by `signal` or by the attempt timeout, and let go of both
+    // as soon as the attempt ends. AbortSignal.any with AbortSignal.timeout would keep the
+    // composite (and the finished request it holds) alive on the long-lived `signal` until the
+    // timeout fires, which is thousands of finished sends in a pool pod.
+    const attempt = new AbortController();
+    const onAbort = () => attempt.abort(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    const timeout = setTimeout(
+      () => attempt.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+      this.policy.attemptTimeoutMs,
+    );
+    timeout.unref();
     try {
       const response = await fetch(to.url, {
         dispatcher: to.dispatcher,
@@ -325,7 +351,7 @@ export class SinkSender {
         body,
         // Sinks do not redirect; following one would turn a POST into a GET.
         redirect: 'manual',
-        signal: AbortSignal.any([signal, AbortSignal.timeout(this.policy.attemptTimeoutMs)]),
+        signal: attempt.signal,
       });
       // Drain the body so the keep-alive connection can be reused.
       await response.arrayBuffer().catch(() => undefined);
@@ -340,6 +366,8 @@ export class SinkSender {
         parseRetryAfter(response.headers.get('retry-after')),
       );
     } finally {
+      clearTimeout(timeout);
+      signal.removeEventListener('abort', onAbort);
       this.hooks.onAttempt?.(performance.now() - started, ok);
     }
   }

@@ -22,7 +22,8 @@ export class StateStore {
   private failureReason: string | null = null;
   private failuresInARow = 0;
   private successesInARow = 0;
-  private readonly listeners = new Set<(kind: ChangeKind) => void>();
+  // Created on the first listener: a pool pod's thousands of stores have none.
+  private listeners: Set<(kind: ChangeKind) => void> | undefined;
 
   constructor(
     private readonly podName: string,
@@ -63,8 +64,9 @@ export class StateStore {
 
   /** Registers a listener; returns a function that removes it. */
   onChange(listener: (kind: ChangeKind) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    const listeners = (this.listeners ??= new Set());
+    listeners.add(listener);
+    return () => listeners.delete(listener);
   }
 
   /** Records an applied configuration; notifies only if something changed. */
@@ -128,7 +130,7 @@ export class StateStore {
   }
 
   private emit(kind: ChangeKind): void {
-    for (const listener of this.listeners) listener(kind);
+    if (this.listeners) for (const listener of this.listeners) listener(kind);
   }
 }
 

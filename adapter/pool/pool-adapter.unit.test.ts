@@ -251,6 +251,36 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
     }
   });
 
+  it('keeps a hung path to its own source when sources share one sink origin (one shared connection pool)', async () => {
+    // Every source of a CA set shares one undici Agent: its requests that hang must hold sockets
+    // of their own, never queue the other sources' sends behind them.
+    sink.behaviour = (_n, req) => (req.url?.startsWith('/stuck') ? 'hang' : { status: 202 });
+    const { pod, steer } = await startPod('pool-0');
+    await steer.run(OP_POOL_SNAPSHOT, {
+      version: 1,
+      page: 0,
+      last: true,
+      sources: [
+        assignment('demo/stuck', new URL('/stuck', sinkUrl)),
+        assignment('demo/stuck2', new URL('/stuck', sinkUrl)),
+        assignment('demo/fine', sinkUrl),
+      ],
+    });
+    const mark = performance.now();
+    await sink.waitUntil(
+      (rs) => rs.filter((r) => r.arrivedAt > mark && fromSource('demo/fine')(r)).length >= 8,
+      'fine beats',
+    );
+    const fine = sink.requests.filter((r) => r.arrivedAt > mark && fromSource('demo/fine')(r));
+    const gaps = fine.slice(1).map((r, i) => r.arrivedAt - fine[i]!.arrivedAt);
+    expect(Math.max(...gaps)).toBeLessThan(600);
+    await steer.waitFor(() => (pod.pool.source('demo/stuck')?.eventsDropped ?? 0) >= 2, 'drops on stuck');
+    expect(pod.pool.source('demo/fine')!.eventsDropped).toBe(0);
+    // Hung sends of both stuck sources were open at once on the one origin: no per-origin queue
+    // (stuck2 always has one in flight, stuck has two for half of each interval).
+    expect(sink.maxOpen).toBeGreaterThanOrEqual(3);
+  });
+
   it('refuses a bad entry of a snapshot on that source alone and runs the rest', async () => {
     const { pod, steer } = await startPod('pool-0');
     const result = await steer.run(OP_POOL_SNAPSHOT, {
