@@ -285,7 +285,9 @@ export class PoolSessions {
           this.sendUpsert(want, book);
         continue;
       }
-      if (book.phase === 'releasing') continue;
+      // A release in flight waits for its result, unless the owner's session went meanwhile (a pod
+      // stopping as it is scaled away): then, like any lost owner, the dead-peer bound applies.
+      if (book.phase === 'releasing' && owner?.client.state === 'ready') continue;
       if (owner && owner.client.state === 'ready') {
         book.phase = 'releasing';
         this.sendRelease(book.owner, key, book);

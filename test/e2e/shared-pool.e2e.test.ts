@@ -44,6 +44,22 @@ function streamOf(beats: Heartbeat[]): {
   return { maxGapMs, drops, repeats: sequences.length - new Set(sequences).size, sequences };
 }
 
+/** The operator's log lines that mention `needle` (diagnostics for a failed scenario). */
+async function operatorLog(platform: Platform, needle: string, last = 80): Promise<string> {
+  const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
+  const pods = await core.listNamespacedPod({
+    namespace: SYSTEM_NAMESPACE,
+    labelSelector: 'app.kubernetes.io/name=samplesource-operator',
+  });
+  const name = pods.items[0]?.metadata?.name;
+  if (!name) return '(no operator pod)';
+  const lines = platform.podLog(SYSTEM_NAMESPACE, name, 'operator').split('\n');
+  return lines
+    .filter((l) => l.includes(needle))
+    .slice(-last)
+    .join('\n');
+}
+
 const servedByPool = (s: SourceObject) =>
   isTrue(s, 'Ready') && s.status?.mode === 'shared' && typeof s.status?.poolPod === 'string';
 
@@ -193,7 +209,17 @@ describe('shared mode end to end', () => {
             return counts.size === pods ? counts : undefined;
           },
           180_000,
-        );
+        ).catch(async (err: Error) => {
+          const sources = await Promise.all(names.map((n) => getSource(bulk.name, n)));
+          const summary = sources.map(
+            (s) =>
+              `${s.metadata.name}:${(s.status?.poolPod as string | undefined) ?? '-'}:${condition(s, 'Deployed')?.reason ?? '?'}`,
+          );
+          throw new Error(
+            `${err.message}\npool pods: ${(await readyPoolPods(SYSTEM_NAMESPACE)).map((p) => p.metadata!.name).join(',')}\n` +
+              `${summary.join(' ')}\noperator log (pool):\n${await operatorLog(platform, 'pool')}`,
+          );
+        });
       const balanced = (counts: Map<string, number>) =>
         Math.max(...counts.values()) <= Math.ceil((1.1 * names.length) / counts.size);
 
@@ -290,7 +316,12 @@ describe('shared mode end to end', () => {
       (b) => b.filter((x) => x.at > toDedicated).length >= 3,
     );
     const stream = streamOf(beats.filter((b) => b.at >= t0));
-    console.log(`switch e2e: largest gap ${stream.maxGapMs} ms, sequence ${stream.sequences.join(',')}`);
+    const sorted = beats.filter((b) => b.at >= t0).sort((x, y) => x.at - y.at);
+    console.log(
+      `switch e2e: largest gap ${stream.maxGapMs} ms; switched to shared at +${toShared - t0} ms, back at +${toDedicated - t0} ms; ` +
+        `beats ${sorted.map((b) => `${b.sequence}@+${b.at - t0}`).join(' ')}\n` +
+        `${(await sourceEvents(ns.name, 'switch')).join('\n')}\n${await operatorLog(platform, 'switch', 60)}`,
+    );
     // Each emitter counts from 1 (the sequence is not carried across a switch): exactly one reset per
     // switch, and increasing in between. Two emitters at once would interleave and reset more often.
     expect(stream.drops).toBe(2);
