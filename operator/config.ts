@@ -36,6 +36,14 @@ const EnvSchema = z.object({
   /** Mode of a SampleSource whose spec.mode is unset (a CRD default cannot be operator-wide). */
   DEFAULT_SOURCE_MODE: z.enum(SOURCE_MODES).default(DEFAULT_SOURCE_MODE),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  /** Label selector of the shared pool's pods, in SYSTEM_NAMESPACE (config/510-pool.yaml). */
+  POOL_SELECTOR: z.string().min(1).default('app.kubernetes.io/name=samplesource-pool'),
+  /** Port of the pool pods' control servers. */
+  POOL_CONTROL_PORT: port.default(9443),
+  /** Secret in SYSTEM_NAMESPACE the operator issues the pool certificate into. */
+  POOL_SECRET_NAME: z.string().min(1).default('samplesource-pool-tls'),
+  /** How long a lost pool pod's sources wait before starting elsewhere; above the pool's POOL_LEASE plus keepalive detection. */
+  POOL_DEAD_PEER_BOUND_MS: positiveMs.default(8_000),
 });
 
 /** Validated operator configuration. */

@@ -46,6 +46,13 @@ async function main(): Promise<void> {
     controlPort: config.ADAPTER_CONTROL_PORT,
     workers: config.WORKERS,
     logger: log,
+    pool: {
+      namespace: config.SYSTEM_NAMESPACE,
+      selector: config.POOL_SELECTOR,
+      controlPort: config.POOL_CONTROL_PORT,
+      secretName: config.POOL_SECRET_NAME,
+      deadPeerBoundMs: config.POOL_DEAD_PEER_BOUND_MS,
+    },
     plan: {
       clusterDomain: config.CLUSTER_DOMAIN,
       defaultMode: config.DEFAULT_SOURCE_MODE,

@@ -15,6 +15,7 @@ import { buildAdapterDeployment } from '../operator/samplesource/resources.js';
 
 const CONFIG = join(repoRoot, 'config');
 const EXAMPLE = join(repoRoot, 'example.yaml');
+const EXAMPLE_SHARED = join(repoRoot, 'example-shared.yaml');
 const OPERATOR_SA = 'system:serviceaccount:samplesource-system:samplesource-operator';
 const manifests = readdirSync(CONFIG)
   .filter((f) => f.endsWith('.yaml'))
@@ -50,6 +51,7 @@ describe('kubectl apply -f config/ on an empty cluster', () => {
         'customresourcedefinition.apiextensions.k8s.io/samplesources.samples.knative.dev created',
       );
       expect(out).toContain('deployment.apps/samplesource-operator created');
+      expect(out).toContain('deployment.apps/samplesource-pool created');
       expect(out).not.toMatch(/Kustomization/);
       // kustomize users get the same objects from the same directory.
       const built = runKubectl(['kustomize', CONFIG], { kubeconfig: empty.adminKubeconfig });
@@ -105,6 +107,63 @@ describe('config/ and example.yaml', () => {
       replicas: 1,
       sink: { ref: { apiVersion: 'v1', kind: 'Service', name: 'event-display' } },
     });
+  });
+
+  it('accepts example-shared.yaml next to example.yaml: a shared source on the same sink', () => {
+    expect(kubectl(['-n', 'example', 'apply', '--dry-run=server', '-f', EXAMPLE_SHARED])).toContain(
+      'samplesource.samples.knative.dev/sample-source-shared created (server dry run)',
+    );
+    kubectl(['-n', 'example', 'apply', '-f', EXAMPLE_SHARED]);
+    const spec: unknown = JSON.parse(
+      kubectl(['-n', 'example', 'get', 'samplesource', 'sample-source-shared', '-o', 'jsonpath={.spec}']),
+    );
+    expect(spec).toEqual({
+      mode: 'shared',
+      interval: '10s',
+      paused: false,
+      replicas: 1,
+      sink: { ref: { apiVersion: 'v1', kind: 'Service', name: 'event-display' } },
+    });
+  });
+
+  it('installs the shared pool locked down: non-root, read-only, no API token, the pool entry point and its Secret', () => {
+    const pool = JSON.parse(
+      kubectl(['-n', 'samplesource-system', 'get', 'deployment', 'samplesource-pool', '-o', 'json']),
+    ) as {
+      spec: {
+        replicas: number;
+        template: {
+          metadata: { labels: Record<string, string> };
+          spec: {
+            automountServiceAccountToken: boolean;
+            securityContext: { runAsNonRoot: boolean; runAsUser: number; runAsGroup: number };
+            containers: Array<{
+              command: string[];
+              image: string;
+              securityContext: { readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean };
+              readinessProbe?: unknown;
+              resources: { limits: Record<string, string> };
+            }>;
+            volumes: Array<{ secret?: { secretName: string } }>;
+          };
+        };
+      };
+    };
+    const pod = pool.spec.template.spec;
+    expect(pool.spec.replicas).toBe(3);
+    expect(pool.spec.template.metadata.labels['app.kubernetes.io/name']).toBe('samplesource-pool');
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532 });
+    const c = pod.containers[0]!;
+    expect(c.image).toBe('samplesource-adapter:0.1.0');
+    expect(c.command).toEqual(['node', 'dist/adapter/pool/main.js']);
+    expect(c.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+    });
+    expect(c.readinessProbe).toBeDefined();
+    expect(c.resources.limits.memory).toBeDefined();
+    expect(pod.volumes.map((v) => v.secret?.secretName)).toEqual(['samplesource-pool-tls']);
   });
 
   it('fills in the defaults', () => {
@@ -405,6 +464,9 @@ describe('config/ and example.yaml', () => {
       { can: true, args: ['create', 'secrets', '-n', 'any'] },
       { can: true, args: ['get', 'secrets', '-n', 'samplesource-system'] },
       { can: true, args: ['list', 'pods', '--all-namespaces'] },
+      // The shared pool: its pods watched in the operator's namespace, its certificate Secret written there.
+      { can: true, args: ['watch', 'pods', '-n', 'samplesource-system'] },
+      { can: true, args: ['update', 'secrets', '-n', 'samplesource-system'] },
       { can: true, args: ['get', 'services', '-n', 'any'] },
       { can: true, args: ['create', 'events', '-n', 'any'] },
       { can: true, args: ['patch', 'events.events.k8s.io', '-n', 'any'] },

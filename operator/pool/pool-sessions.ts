@@ -106,6 +106,8 @@ export class PoolSessions {
   private readonly pods = new Map<string, PodSession>();
   private readonly sources = new Map<string, SourceBook>();
   private readonly pending = new Map<string, Pending>();
+  /** Sources removed whose old owner has not yet confirmed it stopped them (key -> pod). */
+  private readonly letGo = new Map<string, string>();
   private version = Date.now() * 1_000;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
@@ -153,6 +155,8 @@ export class PoolSessions {
     const book = this.sources.get(source.key);
     if (book) {
       if (book.desired.uid !== source.uid) book.lastSequence = 0;
+      // A sink that moved keeps the generation: send it again all the same.
+      if (JSON.stringify(book.desired.sink) !== JSON.stringify(source.sink)) book.sentGeneration = undefined;
       book.desired = source;
     } else
       this.sources.set(source.key, { desired: source, phase: 'unplaced', lastSequence: 0, startSequence: 0 });
@@ -164,8 +168,17 @@ export class PoolSessions {
     const book = this.sources.get(key);
     if (!book) return;
     this.sources.delete(key);
-    if (book.owner) this.sendRelease(book.owner, key, undefined);
+    if (book.owner) {
+      // Until the owner confirms, the source may still be emitting there (status phase releasing).
+      this.letGo.set(key, book.owner);
+      this.sendRelease(book.owner, key, undefined);
+    }
     this.schedule();
+  }
+
+  /** True while a removed source's old owner has not confirmed it stopped (or the dead-peer bound has not passed). */
+  isLettingGo(key: string): boolean {
+    return this.letGo.has(key);
   }
 
   /** Keys of the shared sources known. */
@@ -176,7 +189,7 @@ export class PoolSessions {
   /** Status of one shared source. */
   status(key: string): SharedSourceStatus | undefined {
     const b = this.sources.get(key);
-    if (!b) return undefined;
+    if (!b) return this.letGo.has(key) ? { phase: 'releasing' } : undefined;
     return {
       phase: b.phase,
       ...(b.owner && b.phase === 'running' ? { pod: b.owner } : {}),
@@ -256,6 +269,8 @@ export class PoolSessions {
       const want = target.get(key);
       if (book.owner === undefined) {
         if (want === undefined || book.phase === 'rejected') continue;
+        // Removed and added again: wait until the old owner let go of it (no two emitters).
+        if (this.letGo.has(key)) continue;
         if (this.pods.get(want)?.client.state !== 'ready') continue;
         this.sendUpsert(want, book);
         continue;
@@ -270,7 +285,9 @@ export class PoolSessions {
           this.sendUpsert(want, book);
         continue;
       }
-      if (book.phase === 'releasing') continue;
+      // A release in flight waits for its result, unless the owner's session went meanwhile (a pod
+      // stopping as it is scaled away): then, like any lost owner, the dead-peer bound applies.
+      if (book.phase === 'releasing' && owner?.client.state === 'ready') continue;
       if (owner && owner.client.state === 'ready') {
         book.phase = 'releasing';
         this.sendRelease(book.owner, key, book);
@@ -302,6 +319,21 @@ export class PoolSessions {
   private worstCaseSequence(book: SourceBook, lostAt: number): number {
     if (book.startedAt === undefined || book.minIntervalMs === undefined) return book.lastSequence;
     return book.startSequence + Math.floor((lostAt - book.startedAt) / book.minIntervalMs) + 2;
+  }
+
+  /**
+   * A release that could not be delivered (the session went): the pod's own lease stops the source
+   * and the dead-peer bound covers that, so only after it is the source counted as let go.
+   */
+  private letGoAfterBound(key: string, pod: string): void {
+    if (this.letGo.get(key) !== pod) return;
+    const timer = setTimeout(() => {
+      if (this.letGo.get(key) !== pod) return;
+      this.letGo.delete(key);
+      this.options.onChange(key);
+      this.schedule();
+    }, this.deadPeerBoundMs);
+    timer.unref();
   }
 
   private nextVersion(): number {
@@ -388,6 +420,7 @@ export class PoolSessions {
         { poolPod: pod, opcode, err: err.message },
         `${opcode} to ${pod} failed: ${err.message}`,
       );
+      if (pending.kind === 'release') this.letGoAfterBound(pending.keys[0]!, pod);
       for (const key of pending.keys) {
         const b = this.sources.get(key);
         if (!b || b.owner !== pod) continue;
@@ -408,6 +441,7 @@ export class PoolSessions {
     this.pending.delete(r.commandId);
     if (p.kind === 'release') {
       const key = p.keys[0]!;
+      if (this.letGo.get(key) === p.pod) this.letGo.delete(key);
       const book = this.sources.get(key);
       if (book && book.owner === p.pod && r.succeeded) {
         const detail = ReleasedSourceSchema.safeParse(r.detail);

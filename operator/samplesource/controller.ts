@@ -24,6 +24,9 @@ import { sampleSourceReconciler } from './reconciler.js';
 import type { OperatorPki } from './operator-pki.js';
 import type { PlanOptions } from './desired-state.js';
 import { OPERATOR_IDENTITY } from '../../contract/identities.js';
+import { PoolRunnable } from '../pool/pool-runnable.js';
+import { poolMembers, POOL_POD_SELECTOR } from '../pool/pool-pods.js';
+import { PoolCertificate } from './pool-certificate.js';
 
 /** Options of {@link setupSampleSourceController}. */
 export interface SampleSourceControllerOptions {
@@ -32,6 +35,22 @@ export interface SampleSourceControllerOptions {
   controlPort: number;
   workers: number;
   logger: Logger;
+  /** The shared pool in the operator's namespace. Default none: shared sources are never placed. */
+  pool?: PoolWiringOptions;
+}
+
+/** Where the shared pool's pods are and how to reach them. */
+export interface PoolWiringOptions {
+  /** The operator's namespace: the pool Deployment's pods and the pool certificate Secret live here. */
+  namespace: string;
+  /** Label selector of the pool pods. Default {@link POOL_POD_SELECTOR}. */
+  selector?: string;
+  /** Port of the pool pods' control servers. Default 9443. */
+  controlPort?: number;
+  /** Secret the pool certificate is issued into. Default samplesource-pool-tls. */
+  secretName?: string;
+  /** Default 8 s (see PoolSessionsOptions). */
+  deadPeerBoundMs?: number;
 }
 
 /** The controller and the sessions it steers. */
@@ -44,6 +63,8 @@ export interface SampleSourceController {
   addressables: DynamicInformers;
   /** Tokens for OIDC sinks (a leader-bound runnable of the manager). */
   sinkTokens: SinkTokens;
+  /** The shared pool's sessions (a leader-bound runnable), when configured. */
+  pool?: PoolRunnable;
 }
 
 const owner = { apiVersion: API_VERSION, kind: KIND };
@@ -118,6 +139,43 @@ export function setupSampleSourceController(
       await addressables.stop();
     },
   });
+  // The shared pool: its sessions and certificate are leader-bound runnables; the Pod watch of its
+  // members runs on every replica (caches stay warm), and pool results re-queue through a channel.
+  const poolChanges = new ChannelSource<string>();
+  let pool: PoolRunnable | undefined;
+  if (options.pool) {
+    const poolOptions = options.pool;
+    const runnable = manager.add(
+      new PoolRunnable({
+        tls: options.pki.operatorTls,
+        identity: OPERATOR_IDENTITY,
+        ...(poolOptions.deadPeerBoundMs !== undefined
+          ? { deadPeerBoundMs: poolOptions.deadPeerBoundMs }
+          : {}),
+        onChange: (key) => poolChanges.send(key),
+        logger: options.logger.child({ component: 'pool' }),
+        metrics: manager.metrics.registry,
+      }),
+    );
+    pool = runnable;
+    const poolPods = manager.informer({
+      resource: { apiVersion: 'v1', plural: 'pods', kind: 'Pod' },
+      namespace: poolOptions.namespace,
+      labelSelector: poolOptions.selector ?? POOL_POD_SELECTOR,
+    });
+    const syncMembers = () =>
+      runnable.setPods(poolMembers(poolPods.lister.list(), poolOptions.controlPort ?? 9443));
+    poolPods.addHandler({ onAdd: syncMembers, onUpdate: syncMembers, onDelete: syncMembers });
+    manager.add(
+      new PoolCertificate({
+        client: manager.client,
+        pki: options.pki,
+        namespace: poolOptions.namespace,
+        ...(poolOptions.secretName ? { secretName: poolOptions.secretName } : {}),
+        logger: options.logger.child({ component: 'pool-certificate' }),
+      }),
+    );
+  }
   const recorder = manager.eventRecorder({ component: 'samplesource-controller' });
   const controller = manager.controller({
     name: 'samplesource',
@@ -135,11 +193,13 @@ export function setupSampleSourceController(
       tracker,
       addressables,
       sinkIdentity: { serviceAccounts: serviceAccounts.lister, tokens: sinkTokens },
+      ...(pool ? { pool } : {}),
     }),
   });
 
   controller.watchesChannel(sessionChanges);
   controller.watchesChannel(sinkChanges);
+  controller.watchesChannel(poolChanges);
   // Status writes bump neither generation nor labels: filtering them out avoids a reconcile per write.
   controller.for(sources, anyOf(generationChanged(), metadataChanged()));
   controller.owns(deployments, owner);
@@ -166,5 +226,5 @@ export function setupSampleSourceController(
       })
       .map((s) => objectKey(s)),
   );
-  return { controller, sessions, tracker, addressables, sinkTokens };
+  return { controller, sessions, tracker, addressables, sinkTokens, ...(pool ? { pool } : {}) };
 }

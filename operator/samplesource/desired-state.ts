@@ -17,12 +17,14 @@ import {
   type AdapterOptions,
   type DeploymentAction,
 } from './resources.js';
-import { sharedModeUnavailable } from './shared-mode.js';
 import { adapterSinkOf, sinkKey } from './adapter-sink.js';
+import type { SharedSource, SharedSourceStatus } from '../pool/pool-sessions.js';
+import { readyEvents, transitionEvents, type PlannedEvent } from './plan-events.js';
+import { planMode, type ModePlan, type ModeWorld } from './shared-mode.js';
+import { planShared } from './shared-reconcile.js';
 import { applySinkHealth } from './sink-health.js';
 import { resolveSink, type ResolveSinkOptions, type SinkLookup, type SinkResult } from './sink.js';
 import {
-  ConditionType,
   computeStatus,
   invalidSpecStatus,
   statusChanged,
@@ -89,15 +91,14 @@ export interface ObservedWorld {
   reports: ReadonlyMap<string, PodReport>;
   /** The adapters' own last reported state per pod (delivery health for SinkReachable). */
   adapterStates?: ReadonlyMap<string, AdapterState> | undefined;
+  /** What a mode switch depends on; default: from deployment and readyPods, not in the pool. */
+  mode?: ModeWorld;
+  /** Where the pool stands with the source (shared mode, or a switch away from it). */
+  pool?: SharedSourceStatus;
   now: Date;
 }
 
-/** An event for the recorder. */
-export interface PlannedEvent {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
+export type { PlannedEvent } from './plan-events.js';
 
 /** What one reconcile must do. */
 export interface ReconcilePlan {
@@ -116,6 +117,14 @@ export interface ReconcilePlan {
   /** Whether status differs from what the object has (write it only then). */
   statusChanged: boolean;
   events: PlannedEvent[];
+  /** The steps of the source's mode (shared-mode.ts planMode), planned once here. */
+  modePlan?: ModePlan;
+  /** Shared mode: place or update the source on the pool with this configuration. */
+  poolUpsert?: SharedSource;
+  /** Take the source off the pool (switched to dedicated and a dedicated pod is Ready, or refused). */
+  poolRemove?: boolean;
+  /** Delete the adapter Deployment and its certificate Secret (switched to shared). */
+  deleteDeployment?: boolean;
 }
 
 /** Configuration of {@link planReconcile}. */
@@ -123,74 +132,6 @@ export interface PlanOptions extends ResolveSinkOptions {
   adapter: AdapterOptions;
   /** Mode of a source whose spec.mode is unset (operator flag DEFAULT_SOURCE_MODE). Default dedicated. */
   defaultMode?: SourceMode;
-}
-
-function conditionOf(status: SampleSourceStatus | undefined, type: string) {
-  return status?.conditions?.find((c) => c.type === type);
-}
-
-// Warn once per transition, not on every resync: only when Ready's reason changes to a failure.
-function readyEvents(previous: SampleSourceStatus | undefined, next: SampleSourceStatus): PlannedEvent[] {
-  const before = conditionOf(previous, ConditionType.Ready);
-  const after = conditionOf(next, ConditionType.Ready);
-  if (!after || after.status !== 'False') return [];
-  if (before?.status === 'False' && before.reason === after.reason && before.message === after.message)
-    return [];
-  return [
-    {
-      type: 'Warning',
-      reason: after.reason ?? 'NotReady',
-      message: after.message ?? 'the SampleSource is not ready',
-    },
-  ];
-}
-
-/**
- * Normal events for the transitions a user follows with `kubectl describe`: a configuration
- * applied by every adapter, paused, resumed, Ready. One event per transition, none on resyncs.
- */
-function transitionEvents(
-  previous: SampleSourceStatus | undefined,
-  next: SampleSourceStatus,
-  generation: number,
-): PlannedEvent[] {
-  const events: PlannedEvent[] = [];
-  const became = (type: string, status: string, reason?: string) => {
-    const before = conditionOf(previous, type);
-    const after = conditionOf(next, type);
-    const is = (c: typeof after) => c?.status === status && (reason === undefined || c.reason === reason);
-    return is(after) && !is(before);
-  };
-  // A new generation applied is news even when ConfigApplied was True before and stays True.
-  const newGeneration = previous?.observedGeneration !== generation;
-  if (
-    became(ConditionType.ConfigApplied, 'True') ||
-    (newGeneration && conditionOf(next, ConditionType.ConfigApplied)?.status === 'True')
-  ) {
-    const pods = next.readyReplicas ?? 0;
-    const what = next.paused ? 'paused' : `every ${next.appliedInterval ?? '?'}`;
-    events.push({
-      type: 'Normal',
-      reason: 'ConfigApplied',
-      message: `Generation ${generation} (${what}) applied by ${pods} adapter pod${pods === 1 ? '' : 's'}`,
-    });
-  }
-  if (became(ConditionType.Active, 'False', 'Paused')) {
-    events.push({ type: 'Normal', reason: 'Paused', message: 'Heartbeats paused' });
-  } else if (
-    became(ConditionType.Active, 'True') &&
-    conditionOf(previous, ConditionType.Active)?.reason === 'Paused'
-  ) {
-    events.push({
-      type: 'Normal',
-      reason: 'Resumed',
-      message: `Heartbeats resumed, every ${next.appliedInterval ?? '?'}`,
-    });
-  }
-  if (became(ConditionType.Ready, 'True')) {
-    events.push({ type: 'Normal', reason: 'Ready', message: 'The SampleSource is Ready' });
-  }
-  return events;
 }
 
 /** Plans one reconcile of `raw` (the SampleSource as read from the API server). */
@@ -208,19 +149,16 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
   }
   const source = parsed.source;
   const mode = effectiveMode(source.spec, options.defaultMode ?? DEFAULT_SOURCE_MODE);
-  if (mode === 'shared') {
-    // Until the pool is wired in (docs/pool.md), say so on the source; its Deployment, if any, stays.
-    const status = {
-      ...invalidSpecStatus(source.metadata, source.status, [sharedModeUnavailable()], world.now),
-      mode,
-    };
-    return {
-      status,
-      statusChanged: statusChanged(source.status, status),
-      sendTo: [],
-      events: readyEvents(source.status, status),
-    };
-  }
+  const modePlan = planMode(
+    mode,
+    world.mode ?? {
+      deploymentExists: world.deployment !== undefined,
+      dedicatedPods: world.readyPods.length,
+      readyDedicatedPods: world.readyPods.length,
+      inPool: world.pool !== undefined,
+    },
+  );
+  if (mode === 'shared') return planShared(source, world, options, modePlan);
   const sink = resolveSink(source.spec.sink, source.metadata.namespace, world.sinkLookup, options);
   const events: PlannedEvent[] = [];
   let deployment: DeploymentAction | undefined;
@@ -229,9 +167,11 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
     : { state: 'missing' };
   // Without a sink there is nothing to point the adapters at: leave the Deployment as it is.
   if (sink.ok) {
+    // Switching back from the pool: the new pods start paused until the pool let go (planMode).
+    const template = modePlan.startPaused ? { ...source, spec: { ...source.spec, paused: true } } : source;
     deployment = planDeployment(
       buildAdapterDeployment(
-        source,
+        template,
         sink.uri,
         options.adapter,
         world.deployment,
@@ -258,7 +198,7 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
     }
   }
   const steerable = observation.state === 'observed';
-  const adapterState = steerable ? desiredAdapterState(source, sink) : undefined;
+  const adapterState = steerable && modePlan.steerDedicated ? desiredAdapterState(source, sink) : undefined;
   const readyPods = steerable ? world.readyPods : [];
   const sendTo = adapterState
     ? podsNeedingState(adapterState.generation, readyPods, world.reports, sinkKey(adapterState.sink))
@@ -296,5 +236,7 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
     status,
     statusChanged: statusChanged(source.status, status),
     events,
+    modePlan,
+    ...(modePlan.removeFromPool ? { poolRemove: true } : {}),
   };
 }

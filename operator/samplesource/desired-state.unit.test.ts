@@ -564,14 +564,15 @@ describe('planReconcile: spec.mode and the operator default', () => {
     if (want === 'dedicated') {
       expect(plan.deployment).toBeDefined();
     } else {
-      // Not wired yet: reported on the source, nothing done to the Deployment, no commands.
+      // Shared: the Deployment it had is deleted first; the pool gets the source once it is gone.
       expect(plan.deployment).toBeUndefined();
+      expect(plan.deleteDeployment).toBe(true);
+      expect(plan.poolUpsert).toBeUndefined();
       expect(plan.sendTo).toEqual([]);
       expect(conditionsOf(plan.status)).toMatchObject({
-        Deployed: 'False/InvalidSpec',
-        Ready: 'False/InvalidSpec',
+        Deployed: 'Unknown/NoPoolPod',
+        Ready: 'Unknown/NoPoolPod',
       });
-      expect(plan.status?.conditions?.find((c) => c.type === 'Ready')?.message).toContain('spec.mode');
     }
   });
 

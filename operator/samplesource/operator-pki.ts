@@ -9,7 +9,12 @@ import {
   type CertificateAuthority,
   type TlsPems,
 } from '../../control/index.js';
-import { OPERATOR_IDENTITY, adapterIdentity, adapterServerName } from '../../contract/identities.js';
+import {
+  OPERATOR_IDENTITY,
+  POOL_IDENTITY,
+  adapterIdentity,
+  adapterServerName,
+} from '../../contract/identities.js';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../runtime/index.js';
 import type { CertBundle } from './certs-secret.js';
 import type { SampleSource } from '../../contract/samplesource.js';
@@ -106,6 +111,17 @@ export class OperatorPki {
       // So a stock gRPC client can verify the adapter by name (docs/control-protocol.md).
       dnsNames: [adapterServerName(source.metadata.namespace, source.metadata.name)],
       usages: ['server', 'client'],
+      validityHours: this.options.leafValidityHours ?? 24,
+    });
+    return { caPem: this.ca.certPem, ...leaf };
+  }
+
+  /** The shared pool's server certificate: SAN URI {@link POOL_IDENTITY}, one for every pool pod. */
+  async issuePool(): Promise<CertBundle> {
+    const leaf = await this.ca.issue({
+      commonName: 'samplesource-pool',
+      uris: [POOL_IDENTITY],
+      usages: ['server'],
       validityHours: this.options.leafValidityHours ?? 24,
     });
     return { caPem: this.ca.certPem, ...leaf };

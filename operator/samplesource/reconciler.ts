@@ -33,6 +33,9 @@ import { sinkRefTarget, type SinkLookup } from './sink.js';
 import { SOURCE_UID_LABEL } from './resources.js';
 import type { AdapterPod, AdapterSessions } from './sessions.js';
 import type { OperatorPki } from './operator-pki.js';
+import { effectiveMode, DEFAULT_SOURCE_MODE } from '../../contract/samplesource.js';
+import type { PoolPort } from '../pool/pool-runnable.js';
+import { controlledBy, observeModeWorld } from './shared-reconcile.js';
 
 /** What the reconciler needs of the control sessions (AdapterSessions, or a fake in table tests). */
 export type SessionsPort = Pick<AdapterSessions, 'sync' | 'reports' | 'send' | 'forget'> &
@@ -61,6 +64,8 @@ export interface SampleSourceReconcilerDeps {
    * (a source with an audience then gets a Deployment whose adapters wait for a token in vain).
    */
   sinkIdentity?: { serviceAccounts: Lister<KubeObject>; tokens: Pick<SinkTokens, 'want' | 'forget'> };
+  /** The shared pool (shared-mode sources and switches). Default none: a shared source is never placed. */
+  pool?: PoolPort;
 }
 
 /** How soon a source whose sink could not be read (forbidden, API error) is reconciled again: 30 s. */
@@ -230,6 +235,22 @@ async function applyDeployment(
     await deps.client.request('PUT', `${base}/${d.metadata!.name}`, { body: d });
 }
 
+/** Deletes a source's adapter Deployment and certificate Secret (it moved to the pool); 404 is fine. */
+async function deleteDedicated(deps: SampleSourceReconcilerDeps, source: SampleSource): Promise<void> {
+  const ns = source.metadata.namespace;
+  const paths = [`/apis/apps/v1/namespaces/${ns}/deployments/${adapterDeploymentName(source)}`];
+  if (controlledBy(deps.secrets.get(`${ns}/${certSecretName(source)}`), source.metadata.uid))
+    paths.push(`/api/v1/namespaces/${ns}/secrets/${certSecretName(source)}`);
+  for (const path of paths) {
+    try {
+      // Its pods go by garbage collection; planMode waits for the last one before the pool starts.
+      await deps.client.request('DELETE', path);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}
+
 /** Reads the source from the API server (the cache may lag our own last status write); undefined when gone. */
 async function readSource(client: KubeClient, key: string): Promise<SourceObject | undefined> {
   const { namespace, name } = parseKey(key);
@@ -263,6 +284,7 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
       deps.sessions.forget(key);
       deps.tracker?.untrack(key);
       deps.sinkIdentity?.tokens.forget(key);
+      deps.pool?.removeSource(key);
       return;
     }
     const parsed = parseSampleSource(raw);
@@ -271,14 +293,26 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
     let renewCertAt: Date | undefined;
     if (parsed.ok) {
       const source = parsed.source;
-      renewCertAt = await ensureCertSecret(deps, source, now);
+      const shared = effectiveMode(source.spec, deps.plan.defaultMode ?? DEFAULT_SOURCE_MODE) === 'shared';
+      // A shared source needs no adapter certificate; its dedicated adapters (if any) are on their way out.
+      if (!shared) renewCertAt = await ensureCertSecret(deps, source, now);
       const pods = readyAdapterPods(deps.pods, source);
-      deps.sessions.sync(key, source.metadata.namespace, source.metadata.name, pods);
+      if (shared) deps.sessions.forget(key);
+      else deps.sessions.sync(key, source.metadata.namespace, source.metadata.name, pods);
       const sinkLookup = await lookupSink(deps, key, source);
       const deployment = deps.deployments.get(
         `${source.metadata.namespace}/${adapterDeploymentName(source)}`,
       );
+      const mode = observeModeWorld(
+        source,
+        deployment,
+        deps.pods.list(source.metadata.namespace),
+        pods.length,
+        deps.pool,
+      );
       world = {
+        mode: mode.world,
+        ...(mode.pool ? { pool: mode.pool } : {}),
         ...(sinkLookup ? { sinkLookup } : {}),
         ...(deployment ? { deployment: deployment as unknown as V1Deployment } : {}),
         readyPods: pods.map((p) => p.name),
@@ -294,8 +328,14 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
 
     const plan = planReconcile(raw, world, deps.plan);
     // An unresolved sink leaves the identity as it is, like the Deployment: nothing is known to change.
-    if (plan.source && plan.sink?.ok) await syncSinkIdentity(deps, key, plan.source, plan.sink.audience);
+    // A shared source has none (a refused audience leaves a Deployment it still has its account).
+    const sharedPlan = plan.modePlan !== undefined && !plan.modePlan.applyDeployment;
+    if (plan.source && plan.sink?.ok && (!sharedPlan || plan.sink.audience === undefined))
+      await syncSinkIdentity(deps, key, plan.source, sharedPlan ? undefined : plan.sink.audience);
     if (plan.deployment) await applyDeployment(deps, plan.deployment);
+    if (plan.deleteDeployment && plan.source) await deleteDedicated(deps, plan.source);
+    if (plan.poolUpsert) deps.pool?.upsertSource(plan.poolUpsert);
+    if (plan.poolRemove) deps.pool?.removeSource(key);
     if (plan.adapterState) {
       for (const pod of plan.sendTo) deps.sessions.send(key, pod, plan.adapterState);
       if (plan.sendTo.length > 0)

@@ -1,7 +1,7 @@
 // Shared mode decisions, pure so they are table-tested: the Deployed condition of a source on
 // the shared pool (reason AssignedToPool), its status, and the steps of a live switch between
-// dedicated and shared. The reconciler wiring that acts on them is not done yet (docs/pool.md).
-import type { SampleSource, SampleSourceStatus, SourceMode, SpecError } from '../../contract/samplesource.js';
+// dedicated and shared. planReconcile plans them once per reconcile (shared-reconcile.ts).
+import type { SampleSource, SampleSourceStatus, SourceMode } from '../../contract/samplesource.js';
 import type { SharedSourceStatus } from '../pool/pool-sessions.js';
 import type { SinkResult } from './sink.js';
 import { computeStatus, ConditionType, type DesiredCondition, type PodReport } from './status.js';
@@ -91,18 +91,6 @@ export function computeSharedStatus(input: SharedStatusInput): SampleSourceStatu
   status.mode = 'shared';
   if (serving !== undefined) status.poolPod = serving;
   return status;
-}
-
-/**
- * The spec error a shared source gets while the pool is not wired into the reconciler: Deployed
- * and Ready False (InvalidSpec) on that source alone, its existing Deployment left running.
- */
-export function sharedModeUnavailable(): SpecError {
-  return {
-    path: 'spec.mode',
-    message: 'shared mode is not served by this operator yet (docs/pool.md); use mode dedicated',
-    area: 'deployment',
-  };
 }
 
 /** What the reconcile saw that a mode switch depends on. */

@@ -149,3 +149,47 @@ export async function sourceEvents(namespace: string, name: string): Promise<str
   });
   return list.items.map((e) => `${e.type} ${e.reason}: ${e.message}`);
 }
+
+/** Label selector of the shared pool's pods (config/510-pool.yaml). */
+export const POOL_SELECTOR = 'app.kubernetes.io/name=samplesource-pool';
+
+/** The shared pool's pods in `namespace` that are Ready and not terminating, by name. */
+export async function readyPoolPods(namespace: string): Promise<k8s.V1Pod[]> {
+  const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
+  const pods = await core.listNamespacedPod({ namespace, labelSelector: POOL_SELECTOR });
+  return pods.items
+    .filter(
+      (p) =>
+        !p.metadata?.deletionTimestamp &&
+        p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    )
+    .sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+}
+
+/** Scales the pool with `kubectl scale`, as a user would, and waits until exactly `replicas` pods are Ready and no other is left. */
+export async function scalePool(
+  namespace: string,
+  replicas: number,
+  timeoutMs = 120_000,
+): Promise<k8s.V1Pod[]> {
+  kubectl(['-n', namespace, 'scale', 'deployment/samplesource-pool', `--replicas=${replicas}`]);
+  return waitForPoolPods(namespace, replicas, timeoutMs);
+}
+
+/** Waits until exactly `count` pool pods are Ready and no terminating one is left. */
+export async function waitForPoolPods(
+  namespace: string,
+  count: number,
+  timeoutMs = 120_000,
+): Promise<k8s.V1Pod[]> {
+  const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
+  return eventually(
+    `${count} Ready pool pods and no other`,
+    async () => {
+      const all = (await core.listNamespacedPod({ namespace, labelSelector: POOL_SELECTOR })).items;
+      const ready = await readyPoolPods(namespace);
+      return ready.length === count && all.length === count ? ready : undefined;
+    },
+    timeoutMs,
+  );
+}
