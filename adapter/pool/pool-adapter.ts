@@ -19,7 +19,10 @@ export interface RunningPool {
   healthPort: number;
   pool: SourcePool;
   metrics: AdapterMetrics;
-  /** Stops every source (in-flight sends finish or are abandoned), then closes streams and servers. */
+  /**
+   * Stops every source (in-flight sends finish or are abandoned), answers the operator's releases
+   * of them for a short drain, then closes streams and servers.
+   */
   close(): Promise<void>;
 }
 
@@ -36,7 +39,12 @@ export interface PoolOverrides {
    * a Node timer and a connection pool of its own per source, the layout before (benchmark baseline).
    */
   layout?: 'shared' | 'per-source';
+  /** Longest drain of releases at shutdown. Default {@link DRAIN_MS}. */
+  drainMs?: number;
 }
+
+/** Longest wait at shutdown for the operator to release the stopped sources (well within the grace period). */
+export const DRAIN_MS = 3_000;
 
 /** The less verbose of the logger's level and `level`, so that a silent logger stays silent. */
 function quieter(logger: Logger, level: string): string {
@@ -141,6 +149,23 @@ export async function startPoolAdapter(
     `pool adapter ${config.podName} started; control on ${config.controlAddress}:${controlPort}, health on ${config.healthAddress}:${healthPort}`,
   );
 
+  // Shutdown's drain: every source is stopped, and the operator (which sees the pod leave the pool)
+  // releases them to move them. Answering those releases before the servers close lets the new
+  // owners start at once instead of after the dead-peer bound. Ends when all are released, when
+  // no operator stream is attached, or after DRAIN_MS at most.
+  const drainReleases = async () => {
+    const until = performance.now() + (overrides.drainMs ?? DRAIN_MS);
+    while (pool.unreleasedCount > 0 && server.stats().some((s) => s.attached) && performance.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    if (pool.unreleasedCount > 0) {
+      logger.info(
+        { unreleased: pool.unreleasedCount },
+        'closing with sources the operator has not released yet',
+      );
+    }
+  };
+
   let closing: Promise<void> | undefined;
   return {
     controlPort,
@@ -153,6 +178,7 @@ export async function startPoolAdapter(
         clearInterval(leaseCheck);
         const count = pool.size;
         await pool.close();
+        await drainReleases();
         // Every source has let go of its connections by now; this only makes sure.
         await sinks?.close();
         if (timer) clearTimeout(timer);

@@ -19,6 +19,7 @@ import {
 } from '../../contract/pool.js';
 import { DevSink, type ReceivedEvent } from '../dev-sink.js';
 import type { HeartbeatData } from '../heartbeat.js';
+import { eventually } from '../../control/testing.js';
 import { Steering } from '../testkit.js';
 import { loadPoolConfig } from './config.js';
 import { startPoolAdapter, type RunningPool } from './pool-adapter.js';
@@ -370,5 +371,37 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
     );
     await expect(send).rejects.toThrow();
     expect(pod.pool.size).toBe(0);
+  });
+
+  it('shutting down, it stops every source yet answers their releases with the last sequence sent, then closes', async () => {
+    const { pod, steer } = await startPod('pool-leaving');
+    const keys = ['demo/x', 'demo/y'];
+    await steer.run(OP_POOL_SNAPSHOT, {
+      version: 1,
+      page: 0,
+      last: true,
+      sources: keys.map((k) => assignment(k, sinkUrl)),
+    });
+    await sink.waitUntil(
+      (rs) => keys.every((k) => rs.filter(fromSource(k)).length >= 2),
+      'two beats from each source',
+    );
+    let closed = false;
+    const closing = pod.close().then(() => (closed = true));
+    await eventually(() => pod.pool.size === 0, 5_000, 'every source stopped by the shutdown');
+    // No more starts while leaving, but the pod is still there for the operator's releases.
+    const refused = await steer.run(OP_POOL_UPSERT, { version: 2, source: assignment('demo/z', sinkUrl) });
+    expect(refused.succeeded).toBe(false);
+    expect(closed).toBe(false);
+    for (const key of keys) {
+      const release = await steer.run(OP_POOL_RELEASE, { version: 2, key });
+      expect(release.succeeded).toBe(true);
+      const { lastSequence } = ReleasedSourceSchema.parse(release.detail);
+      const seen = sink.accepted.filter(fromSource(key)).map((r) => data(r).sequence);
+      expect(lastSequence).toBeGreaterThanOrEqual(Math.max(...seen));
+    }
+    expect(pod.pool.unreleasedCount).toBe(0);
+    await closing;
+    expect(closed).toBe(true);
   });
 });

@@ -47,6 +47,8 @@ export class SourcePool {
   private pending: { version: number; nextPage: number; entries: unknown[] } | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
+  // Sources stopped by close() and not yet released by the operator (the shutdown's drain).
+  private readonly unreleased = new Set<string>();
 
   constructor(private readonly options: SourcePoolOptions) {}
 
@@ -125,13 +127,19 @@ export class SourcePool {
   /** Stops a source and reports the last sequence it used; releasing a source not running here succeeds with 0. */
   release(version: number, key: string): Promise<PoolOutcome<ReleasedSource>> {
     return this.serially(async () => {
+      // A pod shutting down has stopped everything; it still answers releases (with the last
+      // sequence each source sent) so that the new owners start now, not after the dead-peer bound.
+      if (this.closed) {
+        this.unreleased.delete(key);
+        return { ok: true, detail: { key, lastSequence: this.stoppedSequences.get(key) ?? 0 } } as const;
+      }
       if (version < this.version) return this.stale('release', version);
       this.version = version;
       this.rejected.delete(key);
       const lastSequence = await this.stopSource(key);
       this.options.onChange?.();
       return { ok: true, detail: { key, lastSequence: lastSequence ?? 0 } } as const;
-    });
+    }, true);
   }
 
   /**
@@ -148,12 +156,22 @@ export class SourcePool {
     });
   }
 
-  /** Stops every source (pod shutdown). */
+  /**
+   * Stops every source (pod shutdown). Snapshots and upserts are refused from now on; releases
+   * are still answered ({@link release}), and {@link unreleasedCount} counts down as they come.
+   */
   close(): Promise<void> {
     return this.serially<void>(async () => {
       this.closed = true;
-      await Promise.all([...this.sources.keys()].map((key) => this.stopSource(key)));
+      const keys = [...this.sources.keys()];
+      for (const key of keys) this.unreleased.add(key);
+      await Promise.all(keys.map((key) => this.stopSource(key)));
     });
+  }
+
+  /** After {@link close}: sources it stopped that the operator has not released yet. */
+  get unreleasedCount(): number {
+    return this.unreleased.size;
   }
 
   private async converge(version: number, entries: unknown[]): Promise<ConvergeSummary> {
@@ -236,8 +254,8 @@ export class SourcePool {
     };
   }
 
-  private serially<T>(op: () => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('pool is shut down'));
+  private serially<T>(op: () => Promise<T>, whileClosed = false): Promise<T> {
+    if (this.closed && !whileClosed) return Promise.reject(new Error('pool is shut down'));
     const next = this.chain.then(op, op);
     this.chain = next.catch(() => undefined);
     return next;
