@@ -7,7 +7,7 @@
 // the server listens again (what the operator does on the pod's Ready event), interleaved restart by
 // restart. Baseline, same run: each restart starts a brand-new client to the listening server, timed to the same resync.
 //
-//   npm run build && node dist/bench/recovery.js [--restarts 30] [--down 200:3000]
+//   npm run build && node dist/bench/recovery.js [--restarts 30] [--down 200:3000] [--configs 0,1,2]
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import {
@@ -29,6 +29,8 @@ const { values } = parseArgs({
     restarts: { type: 'string', default: '30' },
     down: { type: 'string', default: '200:3000' },
     address: { type: 'string', default: '127.78.0.2:9443' },
+    // Which configurations, by index into the list in main (0 default backoff, 1 old 10 s cap, 2 dial on Ready).
+    configs: { type: 'string', default: '0,1,2' },
   },
 });
 const RESTARTS = Number(values.restarts);
@@ -182,6 +184,8 @@ async function main(): Promise<void> {
       dialOnReady: true,
     },
   ];
+  const picked = values.configs.split(',').map(Number);
+  configs.splice(0, configs.length, ...configs.filter((_, i) => picked.includes(i)));
   const runs: Run[] = configs.map((cfg) => ({
     label: cfg.label,
     capMs: cfg.backoff?.maxMs ?? 1_000,
