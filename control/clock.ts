@@ -48,6 +48,40 @@ export function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise
 }
 
 /**
+ * Calls `fn` every `ms` on `clock` until cancelled (a setInterval on any Clock: each run arms the next timer). The
+ * handle's unref applies to every later timer too.
+ */
+export function every(clock: Clock, ms: number, fn: () => void): ClockTimer {
+  let current: ClockTimer | null = null;
+  let cancelled = false;
+  let unref = false;
+  const arm = (): void => {
+    current = clock.setTimer(() => {
+      if (cancelled) return;
+      try {
+        fn();
+      } finally {
+        if (!cancelled) arm();
+      }
+    }, ms);
+    if (unref) current.unref();
+  };
+  const handle: ClockTimer = {
+    cancel: () => {
+      cancelled = true;
+      current?.cancel();
+    },
+    unref: () => {
+      unref = true;
+      current?.unref();
+      return handle;
+    },
+  };
+  arm();
+  return handle;
+}
+
+/**
  * Virtual time for tests: `now()` stands still until `advance(ms)` moves it, firing every timer
  * that falls due on the way, in due order (ties in creation order), each at its own due time.
  */

@@ -1,4 +1,4 @@
-import { ManualClock, SYSTEM_CLOCK, sleepOn } from './clock.js';
+import { ManualClock, SYSTEM_CLOCK, every, sleepOn } from './clock.js';
 
 describe('ManualClock', () => {
   it('fires timers in due order at their own due time, including timers they set within the step', async () => {
@@ -52,5 +52,27 @@ describe('sleepOn', () => {
     const started = performance.now();
     await sleepOn(SYSTEM_CLOCK, 30);
     expect(performance.now() - started).toBeGreaterThanOrEqual(29);
+  });
+});
+
+describe('every', () => {
+  it('runs on every period of the given clock until cancelled, and keeps going when the callback throws', async () => {
+    const clock = new ManualClock();
+    const at: number[] = [];
+    const timer = every(clock, 100, () => {
+      at.push(clock.now());
+      if (at.length === 2) throw new Error('a failing run must not stop the next ones');
+    });
+    await clock.advance(99);
+    expect(at).toEqual([]);
+    // The throw surfaces from the timer (as from a setInterval callback); the ManualClock lets it through.
+    await clock.advance(1);
+    await expect(clock.advance(100)).rejects.toThrow('a failing run');
+    await clock.advance(100);
+    expect(at).toEqual([100, 200, 300]);
+    timer.cancel();
+    await clock.advance(1_000);
+    expect(at).toEqual([100, 200, 300]);
+    expect(clock.pending).toBe(0);
   });
 });

@@ -2,7 +2,7 @@
 // keeps one session per client session id (session-table.ts, so a reconnecting client resumes),
 // routes commands to handlers in order per session (router.ts), and sends async results and
 // notifications back. This file is the gRPC wiring and the life of one stream.
-import { SYSTEM_CLOCK, type Clock } from './clock.js';
+import { SYSTEM_CLOCK, every, type Clock, type ClockTimer } from './clock.js';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -41,7 +41,10 @@ import type { Envelope, Envelope__Output, Frame } from './wire.js';
 
 /** Options of a ControlServer. */
 export interface ControlServerOptions {
-  /** What the hello timeout and the sessions' ack deadlines are measured on. Default: the system clock. */
+  /**
+   * What the hello timeout, the sessions' ack deadlines, the session TTL (sweep) and the TLS reload poll are measured
+   * on. Default: the system clock. (Keepalive pings are grpc-js's own HTTP/2 PINGs on its own timers.)
+   */
   clock?: Clock;
   /** host:port to listen on; port 0 picks a free one. */
   address: string;
@@ -134,14 +137,16 @@ export class ControlServer {
   private readonly creds: ReloadableServerCredentials;
   private readonly capabilities: string[];
   private readonly required: string[];
-  private sweeper: NodeJS.Timeout | undefined;
-  private reloader: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
+  private sweeper: ClockTimer | undefined;
+  private reloader: ClockTimer | undefined;
   private port = 0;
 
   constructor(private readonly options: ControlServerOptions) {
     if (!options.allowedClientIdentities && !options.authorizeClient) {
       throw new TypeError('ControlServer needs allowedClientIdentities or authorizeClient');
     }
+    this.clock = options.clock ?? SYSTEM_CLOCK;
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'control-server' });
     this.metrics = controlMetrics(options.metrics, 'server');
     this.limits = resolveLimits(options.limits);
@@ -152,6 +157,8 @@ export class ControlServer {
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': this.limits.maxMessageBytes,
       'grpc.max_send_message_length': this.limits.maxMessageBytes,
+      // Nothing reads channelz; its per-connection socket records and call counters only cost memory.
+      'grpc.enable_channelz': 0,
       ...keepaliveOptions(options.keepalive, 'server'),
     });
     this.server.addService(controlService, { Connect: (call: Call) => this.onCall(call) });
@@ -199,10 +206,13 @@ export class ControlServer {
         'grpc-js internals changed: TLS refusals are not logged here, and certificates reload by polling only',
       );
     }
-    this.sweeper = setInterval(() => this.sessions.sweep(), Math.min(this.sessions.ttlMs, 30_000));
-    this.sweeper.unref();
-    this.reloader = setInterval(() => this.creds.refresh(), this.options.tlsReloadIntervalMs ?? 5_000);
-    this.reloader.unref();
+    // Both on the injected clock (tests run the session TTL on virtual time); neither keeps the process alive.
+    this.sweeper = every(this.clock, Math.min(this.sessions.ttlMs, 30_000), () =>
+      this.sessions.sweep(this.clock.now()),
+    ).unref();
+    this.reloader = every(this.clock, this.options.tlsReloadIntervalMs ?? 5_000, () =>
+      this.creds.refresh(),
+    ).unref();
     this.logger.info({ port: this.port, identity: this.options.identity }, 'control server listening');
     return this.port;
   }
@@ -224,8 +234,8 @@ export class ControlServer {
 
   /** Stops accepting, lets streams finish for `graceMs` (default 1 s), then cuts them. */
   async close(graceMs = 1000): Promise<void> {
-    if (this.sweeper) clearInterval(this.sweeper);
-    if (this.reloader) clearInterval(this.reloader);
+    this.sweeper?.cancel();
+    this.reloader?.cancel();
     for (const ss of this.sessions.values()) ss.call?.end();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -266,7 +276,7 @@ export class ControlServer {
     let link: Link | undefined;
     let done = false;
     const helloTimeoutMs = this.options.helloTimeoutMs ?? 10_000;
-    const helloTimer = (this.options.clock ?? SYSTEM_CLOCK).setTimer(() => {
+    const helloTimer = this.clock.setTimer(() => {
       done = true;
       this.refuse(call, refusals.noHelloInTime(helloTimeoutMs), { identities });
     }, helloTimeoutMs);
@@ -279,7 +289,7 @@ export class ControlServer {
         if (ss.link === link) {
           ss.link = null;
           ss.call = null;
-          ss.detachedAt = Date.now();
+          ss.detachedAt = this.clock.now();
         }
         ss.session.logger.info({ why }, 'stream closed; session kept for resumption');
       }
@@ -384,7 +394,7 @@ export class ControlServer {
       limits: this.limits,
       logger,
       metrics: this.metrics,
-      clock: this.options.clock,
+      clock: this.clock,
       onReliable: (frame): ReliableOutcome =>
         this.router.route(
           {

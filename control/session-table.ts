@@ -9,7 +9,7 @@ export interface TableEntry {
   identities: string[];
   /** True while a stream carries the session. */
   readonly attached: boolean;
-  /** When the last stream ended (ms since epoch). */
+  /** When the last stream ended, on the server's clock (ms). */
   detachedAt: number;
   /** Called when the entry is dropped (expired, evicted, table cleared). */
   close(why: string): void;
@@ -57,8 +57,8 @@ export class SessionTable<E extends TableEntry> {
     return { ok: true, entry, resumed: false };
   }
 
-  /** Forgets detached sessions older than the TTL; returns how many. */
-  sweep(now = Date.now()): number {
+  /** Forgets sessions detached longer than the TTL before `now` (the server's clock, as detachedAt); returns how many. */
+  sweep(now: number): number {
     const cutoff = now - this.ttlMs;
     let n = 0;
     for (const [id, e] of this.entries)

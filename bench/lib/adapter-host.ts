@@ -24,17 +24,13 @@ export interface HostConfig {
   maxSessions?: number;
   /** Count the servers' warning and error log lines by message (the bad-input drill's refusal reasons). */
   countLogs?: boolean;
+  /** The servers' hello timeout (fanout-memory keeps raw streams open without a hello). Default the server's. */
+  helloTimeoutMs?: number;
 }
 
-/** Address of adapter i. */
-export function hostAddress(octet: number, i: number): string {
-  const n = i + 2;
-  return `127.${octet}.${(n >> 8) & 0xff}.${n & 0xff}`;
-}
+import { BENCH_NAMESPACE, adapterName, hostAddress } from './addresses.js';
 
-/** The identity adapter i proves. */
-export const adapterName = (i: number): string => `src-${i}`;
-export const BENCH_NAMESPACE = 'bench';
+export { BENCH_NAMESPACE, adapterName, hostAddress } from './addresses.js';
 
 /** Opcode the soak uses: payload {client, seq}; the host checks exactly-once and order per client. */
 export const OP_SOAK = 'bench.v1.Soak';
@@ -87,6 +83,7 @@ async function main(config: HostConfig): Promise<void> {
       allowedClientIdentities: [OPERATOR_IDENTITY],
       logger,
       ...(config.maxSessions ? { maxSessions: config.maxSessions } : {}),
+      ...(config.helloTimeoutMs ? { helloTimeoutMs: config.helloTimeoutMs } : {}),
     });
     const store = new StateStore(`${adapterName(i)}-pod`, { intervalMs: 10_000, paused: false });
     registerCommands(server, store, () => undefined, silent);

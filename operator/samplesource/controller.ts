@@ -19,6 +19,7 @@ import { SAMPLESOURCE_RESOURCE } from './resource.js';
 import { API_VERSION, KIND } from '../../contract/samplesource.js';
 import { ADAPTER_POD_SELECTOR, SOURCE_NAME_LABEL } from './resources.js';
 import { AdapterSessions } from './sessions.js';
+import { dialOnReady } from './dial-on-ready.js';
 import { SinkTokens } from './sink-tokens.js';
 import { sampleSourceReconciler } from './reconciler.js';
 import type { OperatorPki } from './operator-pki.js';
@@ -205,6 +206,8 @@ export function setupSampleSourceController(
   controller.owns(deployments, owner);
   controller.owns(secrets, owner);
   controller.owns(serviceAccounts, owner);
+  // A steered pod turning Ready again (a restarted adapter) is dialled at once, ahead of its reconcile.
+  pods.addHandler(dialOnReady(sessions));
   // Pods are owned by ReplicaSets; the source label leads back to the source.
   controller.watches(pods, (pod: KubeObject) => {
     const name = pod.metadata.labels?.[SOURCE_NAME_LABEL];

@@ -235,6 +235,18 @@ export class AdapterSessions implements Runnable {
     await Promise.all(all.map((s) => s.client.close().catch(() => undefined)));
   }
 
+  /**
+   * The pod informer saw `pod` turn Ready: if we hold a session to that very pod (same UID and IP) that is not
+   * connected, it dials now rather than at its next backoff step (see dial-on-ready.ts). Otherwise nothing: a new
+   * pod gets its session from the reconcile its event triggers.
+   */
+  podReady(sourceKey: string, pod: AdapterPod): void {
+    if (!this.active) return;
+    const session = this.sessions.get(sourceKey)?.get(pod.name);
+    if (!session || session.pod.uid !== pod.uid || session.pod.ip !== pod.ip) return;
+    if (session.client.state !== 'ready') session.client.reconnectNow();
+  }
+
   /** Number of open sessions (for metrics and tests). */
   get size(): number {
     let n = 0;
