@@ -7,7 +7,7 @@ import { mkdir, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { LoopbackIpPool } from './ip-pool.js';
-import { commandForImage, containerEnv, resolvePort, type ImageMap } from './pod-spec.js';
+import { commandForContainer, containerEnv, resolvePort, type ImageMap } from './pod-spec.js';
 import { startProcess, type ManagedProcess } from '../controlplane/processes.js';
 import { repoRoot } from '../controlplane/controlplane.js';
 import { ServiceProxy } from './service-proxy.js';
@@ -167,9 +167,7 @@ export class NodeAgent {
     for (const pod of list.items) {
       const uid = pod.metadata?.uid;
       if (!uid) continue;
-      const runnable = (pod.spec?.containers ?? []).every((c) =>
-        commandForImage(c.image ?? '', this.options.images),
-      );
+      const runnable = (pod.spec?.containers ?? []).every((c) => commandForContainer(c, this.options.images));
       if (!runnable) continue;
       if (!pod.spec?.nodeName) {
         if (!pod.metadata?.deletionTimestamp) await this.bind(pod);
@@ -290,7 +288,7 @@ export class NodeAgent {
 
   private async launch(running: RunningPod, pod: k8s.V1Pod): Promise<void> {
     const container = pod.spec!.containers[0]!;
-    const image = commandForImage(container.image ?? '', this.options.images)!;
+    const image = commandForContainer(container, this.options.images)!;
     const mounts = this.mountDirs(running, pod);
     const env = await containerEnv(pod, container, running.ip, mounts, {
       secret: async (name) => {

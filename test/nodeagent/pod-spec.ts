@@ -20,6 +20,24 @@ export function commandForImage(image: string, images: ImageMap): ImageCommand |
   return match ? images[match] : undefined;
 }
 
+/**
+ * The local command for a container: its image's, except that a `command: [node, dist/<script>]`
+ * (the pool's entry point on the adapter image) runs that script of the same tree instead, as a
+ * container's command replaces its image's entrypoint.
+ */
+export function commandForContainer(
+  container: { image?: string; command?: string[] },
+  images: ImageMap,
+): ImageCommand | undefined {
+  const base = commandForImage(container.image ?? '', images);
+  const [exe, script, ...rest] = container.command ?? [];
+  if (!base || exe !== 'node' || !script?.startsWith('dist/')) return base;
+  const at = base.args.findIndex((a) => a.includes('/dist/'));
+  if (at < 0) return base;
+  const root = base.args[at]!.slice(0, base.args[at]!.indexOf('/dist/') + 1);
+  return { command: base.command, args: [...base.args.slice(0, at), root + script, ...rest] };
+}
+
 /** Values the downward API can take from a Pod. */
 function fieldValue(pod: k8s.V1Pod, fieldPath: string, podIP: string): string {
   switch (fieldPath) {
