@@ -2,24 +2,17 @@
 // PoolSessions (nothing of a previous term's placement or sessions can leak into the next), fed the
 // latest pool members at once; the controller's start re-queues every source, whose reconciles
 // upsert the shared ones again. Outside a term it steers nothing, like AdapterSessions.
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
-import type { TlsPems } from '../../control/index.js';
 import { aborted, type Runnable } from '../runtime/index.js';
-import { PoolSessions, type PoolPod, type SharedSource, type SharedSourceStatus } from './pool-sessions.js';
+import {
+  PoolSessions,
+  type PoolPod,
+  type PoolSessionsOptions,
+  type SharedSource,
+  type SharedSourceStatus,
+} from './pool-sessions.js';
 
-/** Options of {@link PoolRunnable}. */
-export interface PoolRunnableOptions {
-  /** The operator's client certificate, asked on every (re)connect. */
-  tls: () => TlsPems;
-  identity: string;
-  /** Default 8 s (see PoolSessionsOptions). */
-  deadPeerBoundMs?: number;
-  /** Called with a source key whenever that source's pool status may have changed. */
-  onChange: (sourceKey: string) => void;
-  logger: Logger;
-  metrics?: Registry;
-}
+/** Options of {@link PoolRunnable}: those of the PoolSessions it starts each term. */
+export type PoolRunnableOptions = PoolSessionsOptions;
 
 /** What the reconciler needs of the pool (PoolRunnable, or a fake in table tests). */
 export interface PoolPort {
@@ -38,16 +31,7 @@ export class PoolRunnable implements Runnable, PoolPort {
   constructor(private readonly options: PoolRunnableOptions) {}
 
   async run(signal: AbortSignal): Promise<void> {
-    const sessions = new PoolSessions({
-      tls: this.options.tls,
-      identity: this.options.identity,
-      ...(this.options.deadPeerBoundMs !== undefined
-        ? { deadPeerBoundMs: this.options.deadPeerBoundMs }
-        : {}),
-      onChange: (key) => this.options.onChange(key),
-      logger: this.options.logger,
-      ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
-    });
+    const sessions = new PoolSessions(this.options);
     sessions.setPods(this.members);
     sessions.start();
     this.current = sessions;

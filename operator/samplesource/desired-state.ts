@@ -19,7 +19,7 @@ import {
 } from './resources.js';
 import { adapterSinkOf, sinkKey } from './adapter-sink.js';
 import type { SharedSource, SharedSourceStatus } from '../pool/pool-sessions.js';
-import { readyEvents, transitionEvents, type PlannedEvent } from './plan-events.js';
+import { readyEvents, statusEvents, type PlannedEvent } from './plan-events.js';
 import { planMode, type ModePlan, type ModeWorld } from './shared-mode.js';
 import { planShared } from './shared-reconcile.js';
 import { applySinkHealth } from './sink-health.js';
@@ -223,10 +223,7 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
     );
     if (health) events.push(health);
   }
-  events.push(
-    ...readyEvents(source.status, status),
-    ...transitionEvents(source.status, status, source.metadata.generation),
-  );
+  events.push(...statusEvents(source, status));
   return {
     source,
     sink,

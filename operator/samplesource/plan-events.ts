@@ -1,7 +1,7 @@
 // The Events a reconcile plans from the status it leaves, the same for dedicated and shared
 // sources: a warning when Ready turns to a new failure, and the Normal transitions a user follows
 // with `kubectl describe` (ConfigApplied per generation, Paused, Resumed, Ready).
-import type { SampleSourceStatus } from '../../contract/samplesource.js';
+import type { SampleSource, SampleSourceStatus } from '../../contract/samplesource.js';
 import { ConditionType } from './status.js';
 
 /** An event for the recorder. */
@@ -14,6 +14,14 @@ export interface PlannedEvent {
 /** A condition of `status` by type. */
 export function conditionOf(status: SampleSourceStatus | undefined, type: string) {
   return status?.conditions?.find((c) => c.type === type);
+}
+
+/** The Events of a status change: {@link readyEvents} and {@link transitionEvents}. */
+export function statusEvents(source: SampleSource, next: SampleSourceStatus): PlannedEvent[] {
+  return [
+    ...readyEvents(source.status, next),
+    ...transitionEvents(source.status, next, source.metadata.generation),
+  ];
 }
 
 /** Warn once per transition, not on every resync: only when Ready's reason changes to a failure. */

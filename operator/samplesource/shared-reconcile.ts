@@ -7,7 +7,7 @@ import type { PoolPort } from '../pool/pool-runnable.js';
 import type { SharedSource, SharedSourceStatus } from '../pool/pool-sessions.js';
 import type { KubeObject } from '../runtime/index.js';
 import type { ObservedWorld, PlanOptions, ReconcilePlan } from './desired-state.js';
-import { readyEvents, transitionEvents, type PlannedEvent } from './plan-events.js';
+import { readyEvents, statusEvents, type PlannedEvent } from './plan-events.js';
 import { SOURCE_UID_LABEL } from './resources.js';
 import { computeSharedStatus, type ModePlan, type ModeWorld } from './shared-mode.js';
 import { resolveSink, type SinkResult } from './sink.js';
@@ -84,10 +84,7 @@ export function planShared(
           ? `Served by pool pod ${status.poolPod}`
           : `Moved from pool pod ${before} to ${status.poolPod}`,
     });
-  events.push(
-    ...readyEvents(source.status, status),
-    ...transitionEvents(source.status, status, source.metadata.generation),
-  );
+  events.push(...statusEvents(source, status));
   return {
     source,
     sink,
