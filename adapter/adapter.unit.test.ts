@@ -52,11 +52,7 @@ describe('adapter steered live over mTLS', () => {
       defaultMetrics: false,
       retryInitialDelayMs: 20,
     });
-    steer = new Steering({
-      target: `127.0.0.1:${adapter.controlPort}`,
-      tls: certs.operator,
-      adapterIdentity: certs.adapterIdentity,
-    }).start();
+    steer = Steering.of(adapter.controlPort, certs);
   });
 
   afterEach(async () => {

@@ -15,7 +15,7 @@ import { startAdapter, type RunningAdapter } from './adapter.js';
 import { loadConfig } from './config.js';
 import { DevSink } from './dev-sink.js';
 import type { HeartbeatData } from './heartbeat.js';
-import { Steering, issueCerts, type IssuedCerts } from './testkit.js';
+import { Steering, issueCerts, loopbackAdapterEnv, type IssuedCerts } from './testkit.js';
 
 const seq = (r: { event?: { data?: unknown } }) => (r.event!.data as HeartbeatData).sequence;
 const fakeJws = (n: number) =>
@@ -51,30 +51,19 @@ describe('adapter sink moved live by ApplyState', () => {
       await sinkCa.issue({ commonName: 'sink', ipAddresses: ['127.0.0.1'], usages: ['server'] }),
     );
     secureUrl = await secure.start();
-    const config = loadConfig({
-      K_SINK: plainUrl.href,
-      SAMPLESOURCE_NAME: 'mover',
-      SAMPLESOURCE_NAMESPACE: 'demo',
-      POD_NAME: 'mover-0',
-      SAMPLESOURCE_INTERVAL: '100ms',
-      CONTROL_ADDRESS: '127.0.0.1',
-      CONTROL_PORT: '0',
-      HEALTH_PORT: '0',
-      CONTROL_TLS_DIR: certs.adapterTlsDir,
-      SINK_RETRIES: '0',
-      SHUTDOWN_TIMEOUT: '500ms',
-    });
+    const config = loadConfig(
+      loopbackAdapterEnv(
+        { sink: plainUrl, namespace: 'demo', name: 'mover', tlsDir: certs.adapterTlsDir, interval: '100ms' },
+        { SINK_RETRIES: '0', SHUTDOWN_TIMEOUT: '500ms' },
+      ),
+    );
     adapter = await startAdapter(config, pino({ level: 'silent' }), {
       publishGapMs: 50,
       defaultMetrics: false,
       // Room for the slow sink's sends, so no tick is skipped as busy (that would count as dropped).
       maxInFlight: 10,
     });
-    steer = new Steering({
-      target: `127.0.0.1:${adapter.controlPort}`,
-      tls: certs.operator,
-      adapterIdentity: certs.adapterIdentity,
-    }).start();
+    steer = Steering.of(adapter.controlPort, certs);
   });
   afterEach(async () => {
     await steer.close();

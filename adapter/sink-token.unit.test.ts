@@ -60,12 +60,7 @@ describe('adapter with an OIDC sink', () => {
       ),
     );
     adapter = await startAdapter(config, logger, { publishGapMs: 50, defaultMetrics: false });
-    steer = new Steering({
-      target: `127.0.0.1:${adapter.controlPort}`,
-      tls: certs.operator,
-      adapterIdentity: certs.adapterIdentity,
-      logger,
-    }).start();
+    steer = Steering.of(adapter.controlPort, certs, logger);
   });
 
   afterEach(async () => {

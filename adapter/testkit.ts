@@ -72,6 +72,16 @@ export class Steering {
   readonly states: AdapterState[] = [];
   private readonly waiters = new Set<() => void>();
 
+  /** A started Steering of the adapter on 127.0.0.1:`port`, as the operator of `certs`. */
+  static of(port: number, certs: IssuedCerts, logger?: Logger): Steering {
+    return new Steering({
+      target: `127.0.0.1:${port}`,
+      tls: certs.operator,
+      adapterIdentity: certs.adapterIdentity,
+      ...(logger ? { logger } : {}),
+    }).start();
+  }
+
   constructor(options: {
     target: string;
     tls: TlsPems;
