@@ -23,7 +23,9 @@ export default {
       // Pure code and real loopback sockets; no Kubernetes needed.
       // One naming scheme across the tree: *.unit.test.ts, *.cluster.test.ts, *.e2e.test.ts; the
       // unit tier includes test/integration/ (operator and adapter processes over real sockets, no Kubernetes).
-      testMatch: ['<rootDir>/{contract,control,adapter,operator,scripts,test/integration,test/nodeagent}/**/*.unit.test.ts'],
+      testMatch: [
+        '<rootDir>/{contract,control,adapter,operator,scripts,test/integration,test/nodeagent}/**/*.unit.test.ts',
+      ],
     },
     {
       ...common,
