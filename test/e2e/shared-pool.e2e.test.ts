@@ -272,9 +272,9 @@ describe('shared mode end to end', () => {
       // Two emitters for one source would interleave two counters: a sequence that fails to increase.
       expect(worst.filter((w) => w.drops > 0 || w.repeats > 0)).toEqual([]);
       // The bound is two intervals plus the dead-peer bound (12 s here). Before pool pods
-      // drained their releases at shutdown, runs on the real node measured 16.7–18.8 s; one run after
-      // it measured 8.4 s (docs/pool.md). One run is no guarantee, so this still asserts only that no
-      // source went quiet for longer than twice that bound; the figure is printed above.
+      // drained their releases at shutdown, runs on the real node measured 16.7–18.8 s; two runs after
+      // it measured 8.4 s and 15.1 s (docs/pool.md): not reliably met, so this still asserts only that
+      // no source went quiet for longer than twice that bound; the figure is printed above.
       expect(worst[0]!.maxGapMs).toBeLessThanOrEqual(2 * bound);
     } finally {
       await bulkSink.close();
