@@ -57,7 +57,7 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
     await sink.close();
   });
 
-  async function startPod(name: string): Promise<{ pod: RunningPool; steer: Steering }> {
+  async function startPod(name: string, drainMs?: number): Promise<{ pod: RunningPool; steer: Steering }> {
     const config = loadPoolConfig({
       POD_NAME: name,
       CONTROL_ADDRESS: '127.0.0.1',
@@ -71,6 +71,7 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
     });
     const pod = await startPoolAdapter(config, pino({ level: 'silent' }), {
       publishGapMs: 50,
+      ...(drainMs !== undefined ? { drainMs } : {}),
       defaultMetrics: false,
     });
     pods.push(pod);
@@ -374,7 +375,9 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
   });
 
   it('shutting down, it stops every source yet answers their releases with the last sequence sent, then closes', async () => {
-    const { pod, steer } = await startPod('pool-leaving');
+    // A drain far longer than the test needs: it must end because every source was released, not by
+    // its deadline (which a loaded machine could reach before the releases are sent).
+    const { pod, steer } = await startPod('pool-leaving', 60_000);
     const keys = ['demo/x', 'demo/y'];
     await steer.run(OP_POOL_SNAPSHOT, {
       version: 1,
