@@ -1,12 +1,16 @@
 // Fixtures shared by the reconcile table tests (desired-state and reconciler): one SampleSource as
 // the API server returns it, and its adapter Deployment as the API server holds it once the
 // Deployment controller saw it. Test-only; nothing in the operator imports this.
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { RecordingFakeClient } from '../runtime/testing.js';
 import {
   parseSampleSource,
   type SampleSource,
   type SampleSourceStatus,
 } from '../../contract/samplesource.js';
+import { buildCertSecret } from './certs-secret.js';
+import { OperatorPki } from './operator-pki.js';
 import { buildAdapterDeployment, type AdapterOptions } from './resources.js';
 
 export const NOW = new Date('2026-11-25T12:00:00Z');
@@ -79,4 +83,15 @@ export function storedDeployment(
     ],
   };
   return d;
+}
+
+/** An operator CA (on a fake client) and the certificate Secret it issues for `source`. */
+export async function testAdapterPki(
+  source: SampleSource,
+): Promise<{ pki: OperatorPki; certSecret: V1Secret }> {
+  const pki = await OperatorPki.load(new RecordingFakeClient(), {
+    namespace: 'samplesource-system',
+    logger: pino({ level: 'silent' }),
+  });
+  return { pki, certSecret: buildCertSecret(source, await pki.issueAdapter(source)) };
 }

@@ -3,7 +3,6 @@
 // it records and the commands it sends out. The API server is a recording fake (see
 // runtime/testing.ts); the certificate authority is the real one, loaded through that fake.
 import type { V1Deployment, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import { pino } from 'pino';
 import {
   Cache,
   resourcePath,
@@ -19,13 +18,12 @@ import type { SampleSourceStatus } from '../../contract/samplesource.js';
 import { SOURCE_UID_LABEL, SOURCE_NAME_LABEL } from './resources.js';
 import { adapterDeploymentName, certSecretName, sinkServiceAccountName } from './names.js';
 import { buildSinkServiceAccount } from './sink-identity.js';
-import { buildCertSecret } from './certs-secret.js';
 import { OperatorPki } from './operator-pki.js';
 import type { PodReport } from './status.js';
 import { sinkKey } from './adapter-sink.js';
 import type { AdapterPod } from './sessions.js';
 import type { ApplyStatePayload } from '../../contract/commands.js';
-import { NOW, UID, sampleSourceObject, storedDeployment, validSource } from './fixtures.js';
+import { NOW, UID, sampleSourceObject, storedDeployment, testAdapterPki, validSource } from './fixtures.js';
 
 const NS = 'demo';
 const KEY = `${NS}/sample-source`;
@@ -100,11 +98,7 @@ let pki: OperatorPki;
 let certSecret: V1Secret;
 
 beforeAll(async () => {
-  pki = await OperatorPki.load(new RecordingFakeClient(), {
-    namespace: 'samplesource-system',
-    logger: pino({ level: 'silent' }),
-  });
-  certSecret = buildCertSecret(SOURCE, await pki.issueAdapter(SOURCE));
+  ({ pki, certSecret } = await testAdapterPki(SOURCE));
   certSecret.metadata!.resourceVersion = '5';
 });
 afterAll(() => pki.stop());

@@ -3,7 +3,6 @@
 // effects over the recording fake API server and a recording pool: placement, the deletion of a
 // Deployment left from dedicated mode, the live switch back, and a deleted source let go.
 import type { V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
-import { pino } from 'pino';
 import { Cache, resourcePath, silentLogger, type KubeObject } from '../runtime/index.js';
 import { RecordingFakeClient } from '../runtime/testing.js';
 import type { SampleSourceStatus } from '../../contract/samplesource.js';
@@ -15,10 +14,9 @@ import type { ModeWorld } from './shared-mode.js';
 import { sampleSourceReconciler, type SessionsPort } from './reconciler.js';
 import { SAMPLESOURCE_RESOURCE } from './resource.js';
 import { adapterDeploymentName, certSecretName } from './names.js';
-import { buildCertSecret } from './certs-secret.js';
 import { OperatorPki } from './operator-pki.js';
 import { SOURCE_NAME_LABEL, SOURCE_UID_LABEL } from './resources.js';
-import { NOW, UID, sampleSourceObject, storedDeployment, validSource } from './fixtures.js';
+import { NOW, UID, sampleSourceObject, storedDeployment, testAdapterPki, validSource } from './fixtures.js';
 
 const NS = 'demo';
 const KEY = `${NS}/sample-source`;
@@ -350,11 +348,7 @@ describe('sampleSourceReconciler: shared mode (table)', () => {
   let certSecret: V1Secret;
 
   beforeAll(async () => {
-    pki = await OperatorPki.load(new RecordingFakeClient(), {
-      namespace: 'samplesource-system',
-      logger: pino({ level: 'silent' }),
-    });
-    certSecret = buildCertSecret(SOURCE, await pki.issueAdapter(SOURCE));
+    ({ pki, certSecret } = await testAdapterPki(SOURCE));
   });
   afterAll(() => pki.stop());
 
