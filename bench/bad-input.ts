@@ -1,8 +1,10 @@
-// Fault drill, bad input at volume. Part 1: 100,000 malformed, oversized and out-of-order protocol
-// messages at a real ControlServer (adapter handlers, in a child process), written as raw gRPC
-// messages by a grpc-js client over mTLS; every answer (error ack, stream status, server log line)
-// is tallied by kind. Part 2: 1,000 invalid SampleSources against a real kube-apiserver with the
-// CRD from config/; every refusal's reason is tallied. No crash, no leak: server RSS before/after.
+// Fault drill, bad input at volume. Part 1: 100,000 malformed, oversized, out-of-order and
+// window-breaking protocol messages at a real ControlServer (adapter handlers, in a child process),
+// written as raw gRPC messages by a grpc-js client over mTLS. Every answer (ack, async result, stream
+// status) is matched to the kind of message that caused it, and every reliable message left without
+// an ack or stream left without a status is counted as "left silent" (the drill's criterion: 0).
+// Part 2: 1,000 invalid SampleSources against a real kube-apiserver with the CRD from config/; every
+// refusal's reason is tallied. No crash, no leak: server RSS and heap after each pass.
 //
 //   npm run build && node --expose-gc dist/bench/bad-input.js [--messages 100000] [--sources 1000]
 import { join } from 'node:path';
@@ -49,6 +51,8 @@ const short = (s: string | undefined) =>
   String(s ?? '(no details)')
     .replace(/\s+/g, ' ')
     .replace(/"[^"]{20,}"/g, '"…"')
+    .replace(/\(\d+ vs (\d+)\)/, '(… vs $1)')
+    .replace(/bad-\d+/g, 'bad-…')
     .slice(0, 90);
 
 function hello(overrides: Record<string, unknown> = {}): Frame {
@@ -69,70 +73,116 @@ const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 let uniq = 0;
 const id = () => `bad-${uniq++}`;
 
-/** In-stream kinds: each returns the frame(s) of one message sent after a valid hello. */
-const IN_STREAM: Record<string, () => Frame[]> = {
-  'command without id': () => [{ command: { id: '', opcode: OP_APPLY_STATE, payload: json({}) } }],
-  'command with empty opcode': () => [{ command: { id: id(), opcode: '', payload: json({}) } }],
-  'command id over 256 chars': () => [
-    { command: { id: `x${'y'.repeat(300)}${uniq++}`, opcode: OP_APPLY_STATE, payload: json({}) } },
-  ],
-  'unknown opcode': () => [{ command: { id: id(), opcode: 'samplesource.v1.Explode', payload: json({}) } }],
-  'payload not JSON': () => [
-    { command: { id: id(), opcode: OP_APPLY_STATE, payload: Buffer.from('{not json') } },
-  ],
-  'payload fails schema': () => [
-    {
-      command: {
-        id: id(),
-        opcode: OP_APPLY_STATE,
-        payload: json({ generation: 0, interval: '1ms', paused: 'no' }),
+/**
+ * In-stream kinds the server answers without ending the stream, sent after a valid hello and within
+ * the in-flight window the server advertised. `reliable` kinds carry an id and must get an ack (an
+ * error ack for the malformed ones); the others have nobody waiting and must get no answer at all.
+ */
+const ANSWERED: Record<string, { reliable: boolean; frame: (id: string) => Frame[] }> = {
+  'command with empty opcode': {
+    reliable: true,
+    frame: (id) => [{ command: { id, opcode: '', payload: json({}) } }],
+  },
+  'command id over 256 chars': {
+    reliable: true,
+    frame: (id) => [
+      { command: { id: `${id}-${'y'.repeat(300)}`, opcode: OP_APPLY_STATE, payload: json({}) } },
+    ],
+  },
+  'unknown opcode': {
+    reliable: true,
+    frame: (id) => [{ command: { id, opcode: 'samplesource.v1.Explode', payload: json({}) } }],
+  },
+  'payload not JSON': {
+    reliable: true,
+    frame: (id) => [{ command: { id, opcode: OP_APPLY_STATE, payload: Buffer.from('{not json') } }],
+  },
+  'payload fails schema': {
+    reliable: true,
+    frame: (id) => [
+      {
+        command: {
+          id,
+          opcode: OP_APPLY_STATE,
+          payload: json({ generation: 0, interval: '1ms', paused: 'no' }),
+        },
       },
-    },
-  ],
-  'frame with no kind': () => [{}],
-  'empty envelope': () => [],
-  'hello again mid-stream': () => [hello()],
-  'ack for an unknown id': () => [{ ack: { id: id(), error: null } }],
-  'result sent to the server': () => [
-    {
-      result: {
-        id: id(),
-        commandId: 'nope',
-        opcode: OP_APPLY_STATE,
-        succeeded: true,
-        reason: '',
-        message: '',
-        detail: Buffer.alloc(0),
+    ],
+  },
+  'result sent to the server': {
+    reliable: true,
+    frame: (id) => [
+      {
+        result: {
+          id,
+          commandId: 'nope',
+          opcode: OP_APPLY_STATE,
+          succeeded: true,
+          reason: '',
+          message: '',
+          detail: Buffer.alloc(0),
+        },
       },
-    },
-  ],
-  'superseded generation': () => [
-    {
-      command: {
-        id: id(),
-        opcode: OP_APPLY_STATE,
-        payload: json({ generation: 1 + (uniq % 1000), interval: '1s', paused: false }),
+    ],
+  },
+  'superseded generation': {
+    reliable: true,
+    frame: (id) => [
+      {
+        command: {
+          id,
+          opcode: OP_APPLY_STATE,
+          payload: json({ generation: 1 + (uniq % 1000), interval: '1s', paused: false }),
+        },
       },
-    },
-  ],
+    ],
+  },
+  'frame with no kind': { reliable: false, frame: () => [{}] },
+  'empty envelope': { reliable: false, frame: () => [] },
+  'ack for an unknown id': { reliable: false, frame: (id) => [{ ack: { id, error: null } }] },
 };
 
-/** One stream: a valid hello, then `n` messages of in-stream kinds, acking results as they come. */
-async function badStream(
-  creds: grpc.ChannelCredentials,
-  client: grpc.Client,
-  n: number,
-  kinds: string[],
-): Promise<void> {
-  const call = client.makeBidiStreamRequest<Buffer, Buffer>(
+/** What the sender saw, by the kind of message that caused it. */
+const answersByKind = new Map<string, Map<string, number>>();
+function answered(kind: string, answer: string): void {
+  const m = answersByKind.get(kind) ?? new Map<string, number>();
+  m.set(answer, (m.get(answer) ?? 0) + 1);
+  answersByKind.set(kind, m);
+  count(answer);
+}
+
+type BidiCall = grpc.ClientDuplexStream<Buffer, Buffer>;
+const openStream = (client: grpc.Client): BidiCall =>
+  client.makeBidiStreamRequest<Buffer, Buffer>(
     CONNECT_PATH,
     (b) => b,
     (b) => b,
   );
-  let answers = 0;
+async function writeBytes(call: BidiCall, bytes: Buffer): Promise<void> {
+  if (!call.write(bytes)) await new Promise((r) => call.once('drain', r));
+}
+
+/**
+ * One stream: a valid hello, then `n` messages of answered kinds, never more unanswered reliable
+ * messages than half the window the server's hello advertised, acking results as they come. Every
+ * ack is matched to the message (and kind) it answers; a reliable message left without an ack is
+ * counted as `no answer`.
+ */
+async function badStream(client: grpc.Client, n: number, kinds: string[]): Promise<void> {
+  const call = openStream(client);
+  const pending = new Map<string, string>(); // command or result id -> kind, until acked
+  const resultFor = new Map<string, string>(); // command id -> kind, until its async result
+  let window = 0;
+  const dupId = id();
+  let dupResults = 0;
+  let wake: (() => void) | undefined;
+  const progressed = () => {
+    wake?.();
+    wake = undefined;
+  };
+  let ended = false;
   const done = new Promise<void>((resolve) => {
     call.on('data', (bytes: Buffer) => {
-      answers++;
       let env;
       try {
         env = decodeEnvelope(bytes);
@@ -141,58 +191,193 @@ async function badStream(
         return;
       }
       for (const f of env.frames) {
-        if (f.ack)
-          count(f.ack.error ? `ack error ${f.ack.error.code}: ${short(f.ack.error.message)}` : 'ack ok');
-        if (f.result) {
-          count(`async result ${f.result.succeeded ? 'succeeded' : `failed ${f.result.reason}`}`);
+        if (f.hello) window = Math.max(1, Math.floor((f.hello.limits?.maxInFlight || 256) / 2));
+        if (f.ack) {
+          const kind = pending.get(f.ack.id) ?? '(ack for an id not sent)';
+          pending.delete(f.ack.id);
+          answered(
+            kind,
+            f.ack.error ? `ack error ${f.ack.error.code}: ${short(f.ack.error.message)}` : 'ack ok',
+          );
+        }
+        if (f.result?.commandId === dupId) {
+          dupResults++;
+          call.write(encodeEnvelope({ frames: [{ ack: { id: f.result.id, error: null } }] }));
+        } else if (f.result) {
+          const kind = resultFor.get(f.result.commandId) ?? '(result for a command not sent)';
+          resultFor.delete(f.result.commandId);
+          answered(kind, `async result ${f.result.succeeded ? 'succeeded' : `failed ${f.result.reason}`}`);
           call.write(encodeEnvelope({ frames: [{ ack: { id: f.result.id, error: null } }] }));
         }
       }
+      progressed();
     });
-    call.on('error', (e: grpc.ServiceError) =>
-      count(`in-stream status ${grpc.status[e.code]}: ${short(e.details)}`),
-    );
-    call.on('status', () => resolve());
+    call.on('error', (e: grpc.ServiceError) => {
+      if (!ended) count(`in-stream status ${grpc.status[e.code]}: ${short(e.details)}`);
+    });
+    call.on('status', () => {
+      progressed();
+      resolve();
+    });
   });
-  const write = async (frames: Frame[]) => {
-    if (!call.write(encodeEnvelope({ frames }))) await new Promise((r) => call.once('drain', r));
-  };
-  await write([hello()]);
+  const waitForProgress = (ms: number) => Promise.race([new Promise<void>((r) => (wake = r)), sleep(ms)]);
+  await writeBytes(call, encodeEnvelope({ frames: [hello()] }));
   // A current generation first, so that later ApplyStates with low generations are superseded.
-  await write([
-    {
-      command: {
-        id: id(),
-        opcode: OP_APPLY_STATE,
-        payload: json({ generation: 1_000_000, interval: '1s', paused: false }),
-      },
-    },
-  ]);
+  const first = id();
+  pending.set(first, 'current generation (set-up)');
+  resultFor.set(first, 'current generation (set-up)');
+  await writeBytes(
+    call,
+    encodeEnvelope({
+      frames: [
+        {
+          command: {
+            id: first,
+            opcode: OP_APPLY_STATE,
+            payload: json({ generation: 1_000_000, interval: '1s', paused: false }),
+          },
+        },
+      ],
+    }),
+  );
   for (let i = 0; i < n; i++) {
+    while (window === 0 || pending.size >= window) await waitForProgress(1_000);
     const kind = kinds[i % kinds.length]!;
+    const { reliable, frame } = ANSWERED[kind]!;
+    const mid = id();
+    const frames = frame(mid);
+    const sentId = frames[0]?.command?.id ?? frames[0]?.result?.id;
+    if (reliable && sentId) pending.set(sentId, kind);
+    if (kind === 'superseded generation') resultFor.set(mid, kind);
     sent(kind);
-    await write(IN_STREAM[kind]!());
+    await writeBytes(call, encodeEnvelope({ frames }));
   }
-  // A duplicate of one command id: the original ack comes back, the handler does not run again.
-  const dup = {
-    command: {
-      id: id(),
-      opcode: OP_APPLY_STATE,
-      payload: json({ generation: 1_000_000, interval: '1s', paused: false }),
-    },
-  };
+  // A duplicate of one command id: each copy gets an ack, the handler runs once (one async result).
+  const dup = encodeEnvelope({
+    frames: [
+      {
+        command: {
+          id: dupId,
+          opcode: OP_APPLY_STATE,
+          payload: json({ generation: 1_000_001, interval: '1s', paused: false }),
+        },
+      },
+    ],
+  });
   sent('duplicate command id');
-  await write([dup]);
-  await write([dup]);
-  // Wait until the server has answered everything it will answer (no new answer for 3 s), then hang up.
-  let seen = -1;
-  for (let i = 0; i < 60 && answers !== seen; i++) {
-    seen = answers;
-    await sleep(3_000);
+  pending.set(dupId, 'duplicate command id');
+  await writeBytes(call, dup);
+  while (pending.has(dupId) || dupResults === 0) await waitForProgress(1_000);
+  pending.set(dupId, 'duplicate command id');
+  await writeBytes(call, dup);
+  // Everything reliable is answered, or 30 s pass without progress.
+  let idle = 0;
+  while (pending.size > 0 && idle < 30) {
+    const before = pending.size;
+    await waitForProgress(1_000);
+    idle = pending.size === before ? idle + 1 : 0;
   }
+  for (const kind of pending.values()) answered(kind, 'no answer (left silent)');
+  await sleep(200);
+  for (const kind of resultFor.values()) answered(kind, 'no async result');
+  answered('duplicate command id', `async results for the two copies: ${dupResults}`);
+  ended = true;
   call.end();
   await Promise.race([done, sleep(10_000)]);
-  void creds;
+}
+
+/**
+ * In-stream kinds that end the stream with a status (a valid hello first, then this): each is the
+ * last message of its stream. The window flood writes 10,000 commands in 6 envelopes without
+ * waiting, as a client that ignores the advertised window: it must get a clear status, never silence.
+ */
+const TERMINAL: Record<string, { count: number; messages: number; envelopes: () => Buffer[] }> = {
+  'command without id (after hello)': {
+    count: 500,
+    messages: 1,
+    envelopes: () => [
+      encodeEnvelope({ frames: [{ command: { id: '', opcode: OP_APPLY_STATE, payload: json({}) } }] }),
+    ],
+  },
+  'result without id (after hello)': {
+    count: 500,
+    messages: 1,
+    envelopes: () => [
+      encodeEnvelope({
+        frames: [
+          {
+            result: {
+              id: '',
+              commandId: 'x',
+              opcode: OP_APPLY_STATE,
+              succeeded: true,
+              reason: '',
+              message: '',
+              detail: Buffer.alloc(0),
+            },
+          },
+        ],
+      }),
+    ],
+  },
+  'hello again mid-stream': {
+    count: 500,
+    messages: 1,
+    envelopes: () => [encodeEnvelope({ frames: [hello()] })],
+  },
+  'garbage bytes after hello': {
+    count: 500,
+    messages: 1,
+    envelopes: () => [Buffer.from([0xff, 0xff, 0xff, 0x0f, 0x01, 0x02, ...Array<number>(32).fill(0x9a)])],
+  },
+  'window flood: 10,000 commands in 6 envelopes, no waiting': {
+    count: 5,
+    messages: 10_000,
+    envelopes: () =>
+      Array.from({ length: 6 }, (_, e) =>
+        encodeEnvelope({
+          frames: Array.from({ length: e < 5 ? 1667 : 10_000 - 5 * 1667 }, () => ({
+            command: {
+              id: id(),
+              opcode: OP_APPLY_STATE,
+              payload: json({ generation: 1_000_000, interval: '1s', paused: false }),
+            },
+          })),
+        }),
+      ),
+  },
+};
+
+/** Acks each window flood got before its status (how far the server served it). */
+const floodAcks: number[] = [];
+
+async function terminalStream(client: grpc.Client, kind: string): Promise<void> {
+  const spec = TERMINAL[kind]!;
+  for (let i = 0; i < spec.messages; i++) sent(kind);
+  const call = openStream(client);
+  let acks = 0;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      answered(kind, 'no status in 20 s (left silent)');
+      call.cancel();
+      resolve();
+    }, 20_000);
+    call.on('data', (bytes: Buffer) => {
+      for (const f of decodeEnvelope(bytes).frames) if (f.ack) acks++;
+    });
+    call.on('error', (e: grpc.ServiceError) =>
+      answered(kind, `stream status ${grpc.status[e.code]}: ${short(e.details)}`),
+    );
+    call.on('status', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    void (async () => {
+      await writeBytes(call, encodeEnvelope({ frames: [hello()] }));
+      for (const bytes of spec.envelopes()) await writeBytes(call, bytes).catch(() => undefined);
+    })();
+  });
+  if (spec.messages > 1) floodAcks.push(acks);
 }
 
 /** Stream-level kinds: each is the first (and only) message of a fresh stream. */
@@ -218,6 +403,7 @@ const STREAM_LEVEL: Record<string, { count: number; bytes: () => Buffer }> = {
     count: 1000,
     bytes: () => encodeEnvelope({ frames: [hello({ requiredCapabilities: ['teleport'] })] }),
   },
+  'stream opened, no hello written': { count: 20, bytes: () => Buffer.alloc(0) },
   'oversized message (4.5 MiB)': {
     count: 100,
     bytes: () =>
@@ -229,26 +415,22 @@ const STREAM_LEVEL: Record<string, { count: number; bytes: () => Buffer }> = {
 
 async function oneShot(client: grpc.Client, kind: string, bytes: Buffer): Promise<void> {
   sent(kind);
-  const call = client.makeBidiStreamRequest<Buffer, Buffer>(
-    CONNECT_PATH,
-    (b) => b,
-    (b) => b,
-  );
+  const call = openStream(client);
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
-      count(`${kind}: no answer in 10 s`);
+      answered(kind, 'no status in 20 s (left silent)');
       call.cancel();
       resolve();
-    }, 10_000);
+    }, 20_000);
     call.on('data', () => undefined);
     call.on('error', (e: grpc.ServiceError) =>
-      count(`stream status ${grpc.status[e.code]}: ${short(e.details)}`),
+      answered(kind, `stream status ${grpc.status[e.code]}: ${short(e.details)}`),
     );
     call.on('status', () => {
       clearTimeout(timer);
       resolve();
     });
-    call.write(bytes);
+    if (bytes.length > 0) call.write(bytes);
   });
 }
 
@@ -290,12 +472,16 @@ async function protocolPart() {
   const before = (await host.ask<{ memory: NodeJS.MemoryUsage }>('memory')).memory;
   const t0 = performance.now();
   const streamLevelTotal = Object.values(STREAM_LEVEL).reduce((a, k) => a + k.count, 0);
-  const inStreamTotal = Math.max(0, MESSAGES - streamLevelTotal);
+  const terminalTotal = Object.values(TERMINAL).reduce((a, k) => a + k.count * k.messages, 0);
+  const inStreamTotal = Math.max(0, MESSAGES - streamLevelTotal - terminalTotal);
   const perStream = 5000;
   const streams = Math.ceil(inStreamTotal / perStream);
-  const kinds = Object.keys(IN_STREAM);
+  const kinds = Object.keys(ANSWERED);
   const jobs = Object.entries(STREAM_LEVEL).flatMap(([kind, k]) =>
     Array.from({ length: k.count }, () => ({ kind, k })),
+  );
+  const terminalJobs = Object.entries(TERMINAL).flatMap(([kind, k]) =>
+    Array.from({ length: k.count }, () => kind),
   );
   // Each pass sends the whole volume again; RSS after each pass tells a leak (keeps growing) from a
   // high-water mark (flat after the first pass).
@@ -303,11 +489,13 @@ async function protocolPart() {
   for (let pass = 0; pass < PASSES; pass++) {
     // Stream-level kinds, 20 streams at a time.
     await mapLimit(jobs, 20, ({ kind, k }) => oneShot(rawClient, kind, k.bytes()));
-    // In-stream kinds: a few streams at once. Each stream adds one duplicate pair (2 messages) at its end.
+    // Stream-ending kinds after a valid hello, 20 streams at a time.
+    await mapLimit(terminalJobs, 20, (kind) => terminalStream(rawClient, kind));
+    // Answered kinds: a few streams at once. Each stream adds one duplicate pair (2 messages) at its end.
     await mapLimit(
       Array.from({ length: streams }, (_, i) => i),
       4,
-      (i) => badStream(creds, rawClient, Math.min(perStream, inStreamTotal - i * perStream) - 2, kinds),
+      (i) => badStream(rawClient, Math.min(perStream, inStreamTotal - i * perStream) - 2, kinds),
     );
     await sleep(3_000);
     afterPass.push((await host.ask<{ memory: NodeJS.MemoryUsage }>('memory')).memory);
@@ -442,11 +630,22 @@ async function main(): Promise<void> {
     const p = await protocolPart();
     const refusals = [...tally.entries()].sort((a, b) => b[1] - a[1]);
     console.log(
-      `\nprotocol: ${p.messagesSent} bad messages in ${fmt(p.elapsed / 1000)} s; answers seen by the sender:`,
+      `\nprotocol: ${p.messagesSent} bad messages in ${fmt(p.elapsed / 1000)} s; what the sender saw, by the kind it sent:`,
     );
     printTable(
-      ['answer', 'count'],
-      refusals.map(([k, v]) => [k, v]),
+      ['kind', 'sent', 'answer (count)'],
+      [...sentByKind.entries()].map(([kind, n]) => [
+        kind,
+        kind === 'duplicate command id' ? `${n} pairs` : n,
+        [...(answersByKind.get(kind) ?? new Map([['no answer (none expected)', n]])).entries()]
+          .map(([a, c]) => `${a} (${c})`)
+          .join('; '),
+      ]),
+    );
+    const silent = refusals.filter(([k]) => k.includes('left silent')).reduce((a, [, v]) => a + v, 0);
+    console.log(
+      `\nleft silent (a reliable message without an ack, a stream without a status): ${silent}; ` +
+        `acks each window flood got before its status: ${floodAcks.join(', ') || '(none)'}`,
     );
     console.log('\nserver log lines (warn and above), by message:');
     printTable(
@@ -455,20 +654,18 @@ async function main(): Promise<void> {
         .sort((a, b) => b[1].count - a[1].count)
         .map(([k, v]) => [k.slice(0, 100), v.count]),
     );
-    console.log('\nsent, by kind:');
-    printTable(
-      ['kind', 'messages'],
-      [...sentByKind.entries()].map(([k, v]) => [k, k === 'duplicate command id' ? `${v} pairs` : v]),
-    );
     const mb = (b: number) => `${fmt(b / 2 ** 20)} MiB`;
     console.log(
-      `\nbad input (protocol): ${p.messagesSent} messages, server alive ${p.alive}, serves a real ApplyState before ${p.healthyBefore} / after ${p.healthyAfter}; ` +
+      `\nbad input (protocol): ${p.messagesSent} messages, ${silent} left silent, server alive ${p.alive}, serves a real ApplyState before ${p.healthyBefore} / after ${p.healthyAfter}; ` +
         `server RSS ${mb(p.before.rss)} -> ${mb(p.after.rss)}, heap ${mb(p.before.heapUsed)} -> ${mb(p.after.heapUsed)} (after GC)`,
     );
     result.protocol = {
       ...p,
       answers: Object.fromEntries(refusals),
+      answersByKind: Object.fromEntries([...answersByKind].map(([k, m]) => [k, Object.fromEntries(m)])),
       sentByKind: Object.fromEntries(sentByKind),
+      floodAcks,
+      silent,
     };
   }
   if (!values.skip.includes('apiserver')) {
