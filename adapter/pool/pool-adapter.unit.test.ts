@@ -269,17 +269,31 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
   });
 
   /**
-   * After `intervals` virtual intervals: every source of `fine` has exactly that many events
-   * arrived (sequences 1..n) and none dropped; every source of `stuck`, whose sends hang (the
-   * attempt timeout is far beyond the test), holds its two sends in flight and has every later
+   * Runs `stuck` (key and sink URL each; their sends hang, and the attempt timeout is far beyond
+   * the test) and `fine` (to the test's sink) on one pod for 8 intervals of virtual time. Then
+   * every fine source has exactly 8 events arrived (sequences 1..8), each before the next interval
+   * began, and none dropped; every stuck source holds its two sends in flight and has every later
    * tick dropped and counted on itself alone.
    */
-  function expectContained(pod: RunningPool, fine: string[], stuck: string[], intervals: number) {
+  async function runContained(stuck: Array<[string, URL]>, fine: string[]): Promise<void> {
+    const intervals = 8;
+    const clock = new ManualClock();
+    const { pod, steer } = await startPod('pool-0', { sourceClock: clock, sinkTimeout: '10m' });
+    await steer.run(OP_POOL_SNAPSHOT, {
+      version: 1,
+      page: 0,
+      last: true,
+      sources: [
+        ...stuck.map(([key, url]) => assignment(key, url)),
+        ...fine.map((k) => assignment(k, sinkUrl)),
+      ],
+    });
+    await beatIntervals(pod, clock, fine, intervals);
     for (const key of fine) {
       expect(sink.requests.filter(fromSource(key)).map((r) => data(r).sequence)).toEqual(upTo(intervals));
       expect(pod.pool.source(key)).toMatchObject({ eventsSent: intervals, eventsDropped: 0 });
     }
-    for (const key of stuck) {
+    for (const [key] of stuck) {
       expect(pod.pool.source(key)).toMatchObject({
         lastSequence: intervals,
         eventsSent: 0,
@@ -293,20 +307,7 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
     slow.behaviour = () => 'hang';
     const slowUrl = await slow.start();
     try {
-      const clock = new ManualClock();
-      const { pod, steer } = await startPod('pool-0', { sourceClock: clock, sinkTimeout: '10m' });
-      await steer.run(OP_POOL_SNAPSHOT, {
-        version: 1,
-        page: 0,
-        last: true,
-        sources: [
-          assignment('demo/stuck', slowUrl),
-          assignment('demo/fine', sinkUrl),
-          assignment('demo/also', sinkUrl),
-        ],
-      });
-      await beatIntervals(pod, clock, ['demo/fine', 'demo/also'], 8);
-      expectContained(pod, ['demo/fine', 'demo/also'], ['demo/stuck'], 8);
+      await runContained([['demo/stuck', slowUrl]], ['demo/fine', 'demo/also']);
       // Its two sends reached the slow sink and are held open there; nothing else was sent to it.
       await slow.waitUntil((rs) => rs.length >= 2, 'the two hung sends');
       expect(slow.requests.map((r) => data(r).sequence).sort((x, y) => x - y)).toEqual([1, 2]);
@@ -320,20 +321,14 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
     // Every source of a CA set shares one undici Agent: its requests that hang must hold sockets
     // of their own, never queue the other sources' sends behind them.
     sink.behaviour = (_n, req) => (req.url?.startsWith('/stuck') ? 'hang' : { status: 202 });
-    const clock = new ManualClock();
-    const { pod, steer } = await startPod('pool-0', { sourceClock: clock, sinkTimeout: '10m' });
-    await steer.run(OP_POOL_SNAPSHOT, {
-      version: 1,
-      page: 0,
-      last: true,
-      sources: [
-        assignment('demo/stuck', new URL('/stuck', sinkUrl)),
-        assignment('demo/stuck2', new URL('/stuck', sinkUrl)),
-        assignment('demo/fine', sinkUrl),
+    const stuckUrl = new URL('/stuck', sinkUrl);
+    await runContained(
+      [
+        ['demo/stuck', stuckUrl],
+        ['demo/stuck2', stuckUrl],
       ],
-    });
-    await beatIntervals(pod, clock, ['demo/fine'], 8);
-    expectContained(pod, ['demo/fine'], ['demo/stuck', 'demo/stuck2'], 8);
+      ['demo/fine'],
+    );
     // The hung sends of both stuck sources are all open at once on the one origin: no per-origin queue.
     const hung = (rs: ReceivedEvent[]) => rs.filter((r) => r.status === 0);
     await sink.waitUntil((rs) => hung(rs).length >= 4, 'the four hung sends');
