@@ -5,6 +5,7 @@ import { CloudEvent } from 'cloudevents';
 import { createCertificateAuthority, type CertificateAuthority } from '../control/pki.js';
 import { DevSink } from './dev-sink.js';
 import { SinkSender, type RetryPolicy } from './sender.js';
+import { startHttpsSink } from './testkit.js';
 
 const policy: RetryPolicy = { retries: 2, initialDelayMs: 1, maxDelayMs: 10, attemptTimeoutMs: 5_000 };
 const event = () => new CloudEvent({ type: 'dev.knative.sample', source: '/move', data: { sequence: 1 } });
@@ -22,10 +23,7 @@ describe('SinkSender moved to another sink', () => {
   beforeAll(async () => {
     sinkCa = await createCertificateAuthority({ commonName: 'move test CA' });
     otherCa = await createCertificateAuthority({ commonName: 'move unrelated CA' });
-    secure = new DevSink(
-      await sinkCa.issue({ commonName: 'sink', ipAddresses: ['127.0.0.1'], usages: ['server'] }),
-    );
-    secureUrl = await secure.start();
+    ({ sink: secure, url: secureUrl } = await startHttpsSink(sinkCa));
   });
   beforeEach(async () => {
     plain = new DevSink();

@@ -15,7 +15,7 @@ import { startAdapter, type RunningAdapter } from './adapter.js';
 import { loadConfig } from './config.js';
 import { DevSink } from './dev-sink.js';
 import type { HeartbeatData } from './heartbeat.js';
-import { Steering, issueCerts, loopbackAdapterEnv, type IssuedCerts } from './testkit.js';
+import { Steering, issueCerts, loopbackAdapterEnv, startHttpsSink, type IssuedCerts } from './testkit.js';
 
 const seq = (r: { event?: { data?: unknown } }) => (r.event!.data as HeartbeatData).sequence;
 const fakeJws = (n: number) =>
@@ -47,10 +47,7 @@ describe('adapter sink moved live by ApplyState', () => {
   beforeEach(async () => {
     plain = new DevSink();
     plainUrl = await plain.start();
-    secure = new DevSink(
-      await sinkCa.issue({ commonName: 'sink', ipAddresses: ['127.0.0.1'], usages: ['server'] }),
-    );
-    secureUrl = await secure.start();
+    ({ sink: secure, url: secureUrl } = await startHttpsSink(sinkCa));
     const config = loadConfig(
       loopbackAdapterEnv(
         { sink: plainUrl, namespace: 'demo', name: 'mover', tlsDir: certs.adapterTlsDir, interval: '100ms' },

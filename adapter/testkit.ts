@@ -13,6 +13,7 @@ import {
 } from '../control/index.js';
 import { AdapterStateSchema, NOTIFICATION_ADAPTER_STATE, type AdapterState } from '../contract/commands.js';
 import { OPERATOR_IDENTITY, adapterIdentity } from '../contract/identities.js';
+import { DevSink } from './dev-sink.js';
 
 /** Certificates for one adapter and one operator, from a fresh CA. */
 export interface IssuedCerts {
@@ -63,6 +64,14 @@ export async function issueCerts(
     adapterIdentity: identity,
     ca,
   };
+}
+
+/** An HTTPS DevSink started on 127.0.0.1, serving a certificate `ca` issued for that address; and its URL. */
+export async function startHttpsSink(ca: CertificateAuthority): Promise<{ sink: DevSink; url: URL }> {
+  const sink = new DevSink(
+    await ca.issue({ commonName: 'sink', ipAddresses: ['127.0.0.1'], usages: ['server'] }),
+  );
+  return { sink, url: await sink.start() };
 }
 
 /** A control-plane client that keeps what the adapter told it. */

@@ -27,6 +27,18 @@ function kubectl(args: string[], input?: string): string {
   return runKubectl(args, { kubeconfig: cp.adminKubeconfig, ...(input !== undefined ? { input } : {}) });
 }
 
+/**
+ * Applies an example file to namespace example as a user would: a server-side dry run first (it
+ * must report the source `name` created), then for real. Returns the stored spec.
+ */
+function applyExample(file: string, name: string): unknown {
+  expect(kubectl(['-n', 'example', 'apply', '--dry-run=server', '-f', file])).toContain(
+    `samplesource.samples.knative.dev/${name} created (server dry run)`,
+  );
+  kubectl(['-n', 'example', 'apply', '-f', file]);
+  return JSON.parse(kubectl(['-n', 'example', 'get', 'samplesource', name, '-o', 'jsonpath={.spec}']));
+}
+
 /** Runs kubectl expecting failure; returns its stderr. */
 function kubectlFails(args: string[], input?: string): string {
   try {
@@ -39,6 +51,12 @@ function kubectlFails(args: string[], input?: string): string {
 
 function sampleSource(name: string, spec: string): string {
   return `apiVersion: samples.knative.dev/v1alpha1\nkind: SampleSource\nmetadata:\n  name: ${name}\nspec:\n${spec}\n`;
+}
+
+/** Creates namespace `ns` and applies SampleSource `name` with `spec` (YAML lines under spec:) to it. */
+function createSourceIn(ns: string, name: string, spec: string): void {
+  kubectl(['create', 'namespace', ns]);
+  kubectl(['-n', ns, 'apply', '-f', '-'], sampleSource(name, spec));
 }
 
 describe('kubectl apply -f config/ on an empty cluster', () => {
@@ -94,14 +112,7 @@ describe('config/ and example.yaml', () => {
 
   it('accepts example.yaml as is (server-side dry run, then for real)', () => {
     kubectl(['create', 'namespace', 'example']);
-    expect(kubectl(['-n', 'example', 'apply', '--dry-run=server', '-f', EXAMPLE])).toContain(
-      'samplesource.samples.knative.dev/sample-source created (server dry run)',
-    );
-    kubectl(['-n', 'example', 'apply', '-f', EXAMPLE]);
-    const spec: unknown = JSON.parse(
-      kubectl(['-n', 'example', 'get', 'samplesource', 'sample-source', '-o', 'jsonpath={.spec}']),
-    );
-    expect(spec).toEqual({
+    expect(applyExample(EXAMPLE, 'sample-source')).toEqual({
       interval: '10s',
       paused: false,
       replicas: 1,
@@ -110,14 +121,7 @@ describe('config/ and example.yaml', () => {
   });
 
   it('accepts example-shared.yaml next to example.yaml: a shared source on the same sink', () => {
-    expect(kubectl(['-n', 'example', 'apply', '--dry-run=server', '-f', EXAMPLE_SHARED])).toContain(
-      'samplesource.samples.knative.dev/sample-source-shared created (server dry run)',
-    );
-    kubectl(['-n', 'example', 'apply', '-f', EXAMPLE_SHARED]);
-    const spec: unknown = JSON.parse(
-      kubectl(['-n', 'example', 'get', 'samplesource', 'sample-source-shared', '-o', 'jsonpath={.spec}']),
-    );
-    expect(spec).toEqual({
+    expect(applyExample(EXAMPLE_SHARED, 'sample-source-shared')).toEqual({
       mode: 'shared',
       interval: '10s',
       paused: false,
@@ -167,11 +171,7 @@ describe('config/ and example.yaml', () => {
   });
 
   it('fills in the defaults', () => {
-    kubectl(['create', 'namespace', 'defaults']);
-    kubectl(
-      ['-n', 'defaults', 'apply', '-f', '-'],
-      sampleSource('minimal', '  sink:\n    uri: http://display.example/'),
-    );
+    createSourceIn('defaults', 'minimal', '  sink:\n    uri: http://display.example/');
     const spec: unknown = JSON.parse(
       kubectl(['-n', 'defaults', 'get', 'samplesrc', 'minimal', '-o', 'jsonpath={.spec}']),
     );
@@ -309,11 +309,7 @@ describe('config/ and example.yaml', () => {
   });
 
   it('stores the status the reconciler computes and prints it in the columns', () => {
-    kubectl(['create', 'namespace', 'columns']);
-    kubectl(
-      ['-n', 'columns', 'apply', '-f', '-'],
-      sampleSource('printed', '  interval: 2s\n  sink: {uri: "http://display.example/"}'),
-    );
+    createSourceIn('columns', 'printed', '  interval: 2s\n  sink: {uri: "http://display.example/"}');
     const object: unknown = JSON.parse(
       kubectl(['-n', 'columns', 'get', 'samplesource', 'printed', '-o', 'json']),
     );
@@ -399,11 +395,7 @@ describe('config/ and example.yaml', () => {
   });
 
   it('rejects a status outside the schema', () => {
-    kubectl(['create', 'namespace', 'badstatus']);
-    kubectl(
-      ['-n', 'badstatus', 'apply', '-f', '-'],
-      sampleSource('s', '  sink: {uri: "http://display.example/"}'),
-    );
+    createSourceIn('badstatus', 's', '  sink: {uri: "http://display.example/"}');
     const stderr = kubectlFails([
       '-n',
       'badstatus',

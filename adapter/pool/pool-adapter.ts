@@ -3,6 +3,7 @@
 // environment and signals; tests run this in-process.
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
+import type { Clock } from '../../control/clock.js';
 import { POOL_IDENTITY } from '../../contract/identities.js';
 import { NOTIFICATION_POOL_STATE } from '../../contract/pool.js';
 import { createMetrics, type AdapterMetrics } from '../metrics.js';
@@ -41,6 +42,12 @@ export interface PoolOverrides {
   layout?: 'shared' | 'per-source';
   /** Longest drain of releases at shutdown. Default {@link DRAIN_MS}. */
   drainMs?: number;
+  /**
+   * Time of the sources' tickers and delayed first ticks (the shared timer's base, or every
+   * source's timers in the per-source layout). Default the system clock; tests pass a ManualClock
+   * so that beats fall on virtual time. The lease, the PoolState gap and the drain stay on real time.
+   */
+  sourceClock?: Clock;
 }
 
 /** Longest wait at shutdown for the operator to release the stopped sources (well within the grace period). */
@@ -93,7 +100,7 @@ export async function startPoolAdapter(
   const sinks = shared ? new SharedSinks() : undefined;
   const pool = new SourcePool({
     podName: config.podName,
-    timers: shared ? new SharedTimers() : undefined,
+    timers: shared ? new SharedTimers(overrides.sourceClock) : overrides.sourceClock,
     sinks,
     heartbeatLogger: logger.child({}, { level: quieter(logger, config.heartbeatLogLevel) }),
     metrics,

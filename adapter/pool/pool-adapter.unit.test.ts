@@ -19,6 +19,7 @@ import {
 } from '../../contract/pool.js';
 import { DevSink, type ReceivedEvent } from '../dev-sink.js';
 import type { HeartbeatData } from '../heartbeat.js';
+import { ManualClock } from '../../control/clock.js';
 import { eventually } from '../../control/testing.js';
 import { Steering } from '../testkit.js';
 import { loadPoolConfig } from './config.js';
@@ -57,7 +58,17 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
     await sink.close();
   });
 
-  async function startPod(name: string, drainMs?: number): Promise<{ pod: RunningPool; steer: Steering }> {
+  /** Pod knobs: the shutdown drain, the sources' clock, and SINK_TIMEOUT (default 300ms). */
+  interface PodOptions {
+    drainMs?: number;
+    sourceClock?: ManualClock;
+    sinkTimeout?: string;
+  }
+
+  async function startPod(
+    name: string,
+    { drainMs, sourceClock, sinkTimeout = '300ms' }: PodOptions = {},
+  ): Promise<{ pod: RunningPool; steer: Steering }> {
     const config = loadPoolConfig({
       POD_NAME: name,
       CONTROL_ADDRESS: '127.0.0.1',
@@ -65,13 +76,14 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
       HEALTH_PORT: '0',
       CONTROL_TLS_DIR: certs.poolTlsDir,
       SINK_RETRIES: '0',
-      SINK_TIMEOUT: '300ms',
+      SINK_TIMEOUT: sinkTimeout,
       SHUTDOWN_TIMEOUT: '500ms',
       POOL_LEASE: '1s',
     });
     const pod = await startPoolAdapter(config, pino({ level: 'silent' }), {
       publishGapMs: 50,
       ...(drainMs !== undefined ? { drainMs } : {}),
+      ...(sourceClock ? { sourceClock } : {}),
       defaultMetrics: false,
     });
     pods.push(pod);
@@ -90,6 +102,33 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
     steer.start();
     steers.push(steer);
     return { pod, steer };
+  }
+
+  /** Sequences 1..n. */
+  const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+  /**
+   * Moves `clock` on by `intervals` intervals of 200 ms, one at a time; after each, waits (in real
+   * time, as long as the machine needs) until every source of `keys` has one more event at the
+   * sink and counted as sent. Each beat is delivered before the next interval begins, so nothing
+   * here depends on how fast the machine is; a beat held up behind another source never arrives
+   * and fails the wait.
+   */
+  async function beatIntervals(pod: RunningPool, clock: ManualClock, keys: string[], intervals: number) {
+    const atSink = (key: string) => sink.requests.filter(fromSource(key)).length;
+    const before = new Map(keys.map((key) => [key, atSink(key)]));
+    for (let k = 1; k <= intervals; k++) {
+      await clock.advance(200);
+      await sink.waitUntil(
+        () => keys.every((key) => atSink(key) >= before.get(key)! + k),
+        `beat ${k} of ${keys.join(', ')} at the sink`,
+      );
+      await eventually(
+        () => keys.every((key) => pod.pool.source(key)?.eventsSent === before.get(key)! + k),
+        10_000,
+        `beat ${k} of ${keys.join(', ')} counted as sent`,
+      );
+    }
   }
 
   it('converges to a paged snapshot, then to a newer one that drops a source (state, not history)', async () => {
@@ -151,13 +190,18 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
   });
 
   it('applies an interval change and a pause to one source only', async () => {
-    const { pod, steer } = await startPod('pool-0');
+    // Virtual time: every source starts at a random phase within its first 200 ms, then beats on
+    // its interval; all three have beaten once when the changes arrive.
+    const clock = new ManualClock();
+    const { pod, steer } = await startPod('pool-0', { sourceClock: clock });
+    const keys = ['demo/a', 'demo/b', 'demo/c'];
     await steer.run(OP_POOL_SNAPSHOT, {
       version: 1,
       page: 0,
       last: true,
-      sources: ['demo/a', 'demo/b', 'demo/c'].map((k) => assignment(k, sinkUrl)),
+      sources: keys.map((k) => assignment(k, sinkUrl)),
     });
+    await beatIntervals(pod, clock, keys, 1);
     const change = await steer.run(OP_POOL_UPSERT, {
       version: 2,
       source: assignment('demo/a', sinkUrl, { generation: 2, interval: '1s' }),
@@ -172,16 +216,19 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
     });
     expect(pause).toMatchObject({ succeeded: true, detail: { key: 'demo/b', paused: true } });
     expect(pod.pool.source('demo/c')).toMatchObject({ generation: 1, intervalMs: 200, paused: false });
-    const mark = performance.now();
-    await sink.waitUntil(
-      (rs) => rs.filter((r) => r.arrivedAt > mark && fromSource('demo/c')(r)).length >= 8,
-      'c beats on',
-    );
-    const after = sink.requests.filter((r) => r.arrivedAt > mark);
-    expect(after.filter(fromSource('demo/b'))).toEqual([]);
-    // 8 beats of c span ≥ 1.4 s; a at 1 s gets at most 2 in that time, at 200 ms it would get 8.
-    expect(after.filter(fromSource('demo/a')).length).toBeLessThanOrEqual(3);
-    for (const r of after.filter(fromSource('demo/a'))) expect(data(r).intervalMs).toBe(1000);
+    // 8 more intervals of 200 ms (1.6 s): c beats 8 more times; a, now at 1 s, exactly once (1 s
+    // after its first beat; at 200 ms it would beat 8 times); b not at all.
+    await beatIntervals(pod, clock, ['demo/c'], 8);
+    await sink.waitUntil((rs) => rs.filter(fromSource('demo/a')).length >= 2, 'a beats at 1 s');
+    expect(sink.requests.filter(fromSource('demo/c')).map((r) => data(r).sequence)).toEqual(upTo(9));
+    expect(pod.pool.source('demo/a')).toMatchObject({ lastSequence: 2, intervalMs: 1000 });
+    const aBeats = sink.requests.filter(fromSource('demo/a')).map(data);
+    expect(aBeats.map((d) => [d.sequence, d.intervalMs])).toEqual([
+      [1, 200],
+      [2, 1000],
+    ]);
+    expect(pod.pool.source('demo/b')).toMatchObject({ lastSequence: 1, paused: true });
+    expect(sink.requests.filter(fromSource('demo/b')).map((r) => data(r).sequence)).toEqual([1]);
   });
 
   it('hands a source off release-then-start: the sequence continues on the new owner, never overlapping', async () => {
@@ -221,33 +268,50 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
     expect(Math.min(...fromB.map((r) => data(r).sequence))).toBe(lastSequence + 1);
   });
 
+  /**
+   * Runs `stuck` (key and sink URL each; their sends hang, and the attempt timeout is far beyond
+   * the test) and `fine` (to the test's sink) on one pod for 8 intervals of virtual time. Then
+   * every fine source has exactly 8 events arrived (sequences 1..8), each before the next interval
+   * began, and none dropped; every stuck source holds its two sends in flight and has every later
+   * tick dropped and counted on itself alone.
+   */
+  async function runContained(stuck: Array<[string, URL]>, fine: string[]): Promise<void> {
+    const intervals = 8;
+    const clock = new ManualClock();
+    const { pod, steer } = await startPod('pool-0', { sourceClock: clock, sinkTimeout: '10m' });
+    await steer.run(OP_POOL_SNAPSHOT, {
+      version: 1,
+      page: 0,
+      last: true,
+      sources: [
+        ...stuck.map(([key, url]) => assignment(key, url)),
+        ...fine.map((k) => assignment(k, sinkUrl)),
+      ],
+    });
+    await beatIntervals(pod, clock, fine, intervals);
+    for (const key of fine) {
+      expect(sink.requests.filter(fromSource(key)).map((r) => data(r).sequence)).toEqual(upTo(intervals));
+      expect(pod.pool.source(key)).toMatchObject({ eventsSent: intervals, eventsDropped: 0 });
+    }
+    for (const [key] of stuck) {
+      expect(pod.pool.source(key)).toMatchObject({
+        lastSequence: intervals,
+        eventsSent: 0,
+        eventsDropped: intervals - 2,
+      });
+    }
+  }
+
   it('keeps a slow sink to its own source: the others beat on time, drops are counted on it alone', async () => {
     const slow = new DevSink();
     slow.behaviour = () => 'hang';
     const slowUrl = await slow.start();
     try {
-      const { pod, steer } = await startPod('pool-0');
-      await steer.run(OP_POOL_SNAPSHOT, {
-        version: 1,
-        page: 0,
-        last: true,
-        sources: [
-          assignment('demo/stuck', slowUrl),
-          assignment('demo/fine', sinkUrl),
-          assignment('demo/also', sinkUrl),
-        ],
-      });
-      const mark = performance.now();
-      await sink.waitUntil(
-        (rs) => rs.filter((r) => r.arrivedAt > mark && fromSource('demo/fine')(r)).length >= 8,
-        'fine beats',
-      );
-      const fine = sink.requests.filter((r) => r.arrivedAt > mark && fromSource('demo/fine')(r));
-      const gaps = fine.slice(1).map((r, i) => r.arrivedAt - fine[i]!.arrivedAt);
-      expect(Math.max(...gaps)).toBeLessThan(600);
-      await steer.waitFor(() => (pod.pool.source('demo/stuck')?.eventsDropped ?? 0) >= 2, 'drops on stuck');
-      expect(pod.pool.source('demo/fine')!.eventsDropped).toBe(0);
-      expect(pod.pool.source('demo/also')!.eventsDropped).toBe(0);
+      await runContained([['demo/stuck', slowUrl]], ['demo/fine', 'demo/also']);
+      // Its two sends reached the slow sink and are held open there; nothing else was sent to it.
+      await slow.waitUntil((rs) => rs.length >= 2, 'the two hung sends');
+      expect(slow.requests.map((r) => data(r).sequence).sort((x, y) => x - y)).toEqual([1, 2]);
+      expect(slow.open).toBe(2);
     } finally {
       await slow.close();
     }
@@ -257,30 +321,19 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
     // Every source of a CA set shares one undici Agent: its requests that hang must hold sockets
     // of their own, never queue the other sources' sends behind them.
     sink.behaviour = (_n, req) => (req.url?.startsWith('/stuck') ? 'hang' : { status: 202 });
-    const { pod, steer } = await startPod('pool-0');
-    await steer.run(OP_POOL_SNAPSHOT, {
-      version: 1,
-      page: 0,
-      last: true,
-      sources: [
-        assignment('demo/stuck', new URL('/stuck', sinkUrl)),
-        assignment('demo/stuck2', new URL('/stuck', sinkUrl)),
-        assignment('demo/fine', sinkUrl),
+    const stuckUrl = new URL('/stuck', sinkUrl);
+    await runContained(
+      [
+        ['demo/stuck', stuckUrl],
+        ['demo/stuck2', stuckUrl],
       ],
-    });
-    const mark = performance.now();
-    await sink.waitUntil(
-      (rs) => rs.filter((r) => r.arrivedAt > mark && fromSource('demo/fine')(r)).length >= 8,
-      'fine beats',
+      ['demo/fine'],
     );
-    const fine = sink.requests.filter((r) => r.arrivedAt > mark && fromSource('demo/fine')(r));
-    const gaps = fine.slice(1).map((r, i) => r.arrivedAt - fine[i]!.arrivedAt);
-    expect(Math.max(...gaps)).toBeLessThan(600);
-    await steer.waitFor(() => (pod.pool.source('demo/stuck')?.eventsDropped ?? 0) >= 2, 'drops on stuck');
-    expect(pod.pool.source('demo/fine')!.eventsDropped).toBe(0);
-    // Hung sends of both stuck sources were open at once on the one origin: no per-origin queue
-    // (stuck2 always has one in flight, stuck has two for half of each interval).
-    expect(sink.maxOpen).toBeGreaterThanOrEqual(3);
+    // The hung sends of both stuck sources are all open at once on the one origin: no per-origin queue.
+    const hung = (rs: ReceivedEvent[]) => rs.filter((r) => r.status === 0);
+    await sink.waitUntil((rs) => hung(rs).length >= 4, 'the four hung sends');
+    expect(hung(sink.requests)).toHaveLength(4);
+    expect(sink.maxOpen).toBeGreaterThanOrEqual(4);
   });
 
   it('refuses a bad entry of a snapshot on that source alone and runs the rest', async () => {
@@ -377,7 +430,7 @@ describe('pool adapter: many sources on one pod, steered over mTLS', () => {
   it('shutting down, it stops every source yet answers their releases with the last sequence sent, then closes', async () => {
     // A drain far longer than the test needs: it must end because every source was released, not by
     // its deadline (which a loaded machine could reach before the releases are sent).
-    const { pod, steer } = await startPod('pool-leaving', 60_000);
+    const { pod, steer } = await startPod('pool-leaving', { drainMs: 60_000 });
     const keys = ['demo/x', 'demo/y'];
     await steer.run(OP_POOL_SNAPSHOT, {
       version: 1,

@@ -1,8 +1,10 @@
-// Fixtures shared by the reconcile table tests (desired-state and reconciler): one SampleSource as
-// the API server returns it, and its adapter Deployment as the API server holds it once the
-// Deployment controller saw it. Test-only; nothing in the operator imports this.
-import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
+// Fixtures shared by the reconcile table tests (desired-state and reconciler, dedicated and shared):
+// one SampleSource as the API server returns it, its adapter Deployment and pods as the API server
+// holds them, and one reconcile of it with the Events recorded. Test-only; nothing in the operator
+// imports this.
+import type { V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { Cache, silentLogger, type KubeObject, type Result } from '../runtime/index.js';
 import { RecordingFakeClient } from '../runtime/testing.js';
 import {
   parseSampleSource,
@@ -11,7 +13,13 @@ import {
 } from '../../contract/samplesource.js';
 import { buildCertSecret } from './certs-secret.js';
 import { OperatorPki } from './operator-pki.js';
-import { buildAdapterDeployment, type AdapterOptions } from './resources.js';
+import { sampleSourceReconciler, type SampleSourceReconcilerDeps } from './reconciler.js';
+import {
+  buildAdapterDeployment,
+  SOURCE_NAME_LABEL,
+  SOURCE_UID_LABEL,
+  type AdapterOptions,
+} from './resources.js';
 
 export const NOW = new Date('2026-11-25T12:00:00Z');
 export const UID = 'c0ffee00-0000-4000-8000-000000000001';
@@ -94,4 +102,64 @@ export async function testAdapterPki(
     logger: pino({ level: 'silent' }),
   });
   return { pki, certSecret: buildCertSecret(source, await pki.issueAdapter(source)) };
+}
+
+/** An informer cache holding `items` (a table row's view of the cluster). */
+export function cacheOf(items: readonly object[]): Cache<KubeObject> {
+  const cache = new Cache<KubeObject>();
+  for (const item of items) cache.upsert(item as unknown as KubeObject);
+  return cache;
+}
+
+/** The `display` Service the fixture source sinks to, as the API server holds it. */
+export const DISPLAY_SERVICE = {
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name: 'display', namespace: 'demo' },
+};
+
+/** An adapter pod of the fixture source (its uid and name labels), Running, Ready or not. */
+export function adapterPod(name: string, ready: boolean, podIP: string): V1Pod {
+  return {
+    metadata: {
+      name,
+      namespace: 'demo',
+      uid: `uid-${name}`,
+      labels: { [SOURCE_UID_LABEL]: UID, [SOURCE_NAME_LABEL]: 'sample-source' },
+    },
+    status: {
+      phase: 'Running',
+      podIP,
+      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+    },
+  };
+}
+
+/** A status's conditions in the tables' shorthand: type → "Status/Reason" (or "Status" without a reason). */
+export function conditionsOf(status: unknown): Record<string, string> {
+  const conditions = (status as SampleSourceStatus | undefined)?.conditions ?? [];
+  return Object.fromEntries(conditions.map((c) => [c.type, c.reason ? `${c.status}/${c.reason}` : c.status]));
+}
+
+/**
+ * The reconciler of demo/sample-source over `deps`, at {@link NOW}, recording Events as
+ * "Type Reason"; `reconcile()` runs one pass (a first attempt, not a retry).
+ */
+export function fixtureReconciler(deps: Omit<SampleSourceReconcilerDeps, 'recorder' | 'now'>): {
+  reconcile: () => Promise<Result | void>;
+  events: string[];
+} {
+  const events: string[] = [];
+  const reconciler = sampleSourceReconciler({
+    ...deps,
+    recorder: { event: (_obj, type, reason) => void events.push(`${type} ${reason}`) },
+    now: () => NOW,
+  });
+  const ctx = {
+    key: 'demo/sample-source',
+    signal: new AbortController().signal,
+    log: silentLogger(),
+    retries: 0,
+  };
+  return { reconcile: () => reconciler({ namespace: 'demo', name: 'sample-source' }, ctx), events };
 }

@@ -3,19 +3,12 @@
 // it records and the commands it sends out. The API server is a recording fake (see
 // runtime/testing.ts); the certificate authority is the real one, loaded through that fake.
 import type { V1Deployment, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import {
-  Cache,
-  resourcePath,
-  silentLogger,
-  TerminalError,
-  type KubeObject,
-  type Result,
-} from '../runtime/index.js';
+import { resourcePath, TerminalError, type Result } from '../runtime/index.js';
 import { RecordingFakeClient, type InjectedFault } from '../runtime/testing.js';
-import { sampleSourceReconciler, type SessionsPort } from './reconciler.js';
+import type { SessionsPort } from './reconciler.js';
 import { SAMPLESOURCE_RESOURCE } from './resource.js';
 import type { SampleSourceStatus } from '../../contract/samplesource.js';
-import { SOURCE_UID_LABEL, SOURCE_NAME_LABEL } from './resources.js';
+import { SOURCE_UID_LABEL } from './resources.js';
 import { adapterDeploymentName, certSecretName, sinkServiceAccountName } from './names.js';
 import { buildSinkServiceAccount } from './sink-identity.js';
 import { OperatorPki } from './operator-pki.js';
@@ -23,7 +16,18 @@ import type { PodReport } from './status.js';
 import { sinkKey } from './adapter-sink.js';
 import type { AdapterPod } from './sessions.js';
 import type { ApplyStatePayload } from '../../contract/commands.js';
-import { NOW, UID, sampleSourceObject, storedDeployment, testAdapterPki, validSource } from './fixtures.js';
+import {
+  UID,
+  adapterPod,
+  cacheOf,
+  conditionsOf,
+  DISPLAY_SERVICE,
+  fixtureReconciler,
+  sampleSourceObject,
+  storedDeployment,
+  testAdapterPki,
+  validSource,
+} from './fixtures.js';
 
 const NS = 'demo';
 const KEY = `${NS}/sample-source`;
@@ -51,19 +55,7 @@ function availableDeployment(owner = true): V1Deployment {
 }
 
 function readyPod(name: string): V1Pod {
-  return {
-    metadata: {
-      name,
-      namespace: NS,
-      uid: `uid-${name}`,
-      labels: { [SOURCE_UID_LABEL]: UID, [SOURCE_NAME_LABEL]: 'sample-source' },
-    },
-    status: {
-      phase: 'Running',
-      podIP: `10.0.0.${name.length}`,
-      conditions: [{ type: 'Ready', status: 'True' }],
-    },
-  };
+  return adapterPod(name, true, `10.0.0.${name.length}`);
 }
 
 /** Control sessions as the reconciler sees them: what was synced and sent, and canned reports. */
@@ -85,14 +77,6 @@ class FakeSessions implements SessionsPort {
     this.log.push(`forget ${sourceKey}`);
   }
 }
-
-const conditionsOf = (status: unknown) =>
-  Object.fromEntries(
-    ((status as SampleSourceStatus | undefined)?.conditions ?? []).map((c) => [
-      c.type,
-      c.reason ? `${c.status}/${c.reason}` : c.status,
-    ]),
-  );
 
 let pki: OperatorPki;
 let certSecret: V1Secret;
@@ -311,40 +295,24 @@ describe('sampleSourceReconciler (table)', () => {
   it.each(rows)('$name', async (row) => {
     const objects: Record<string, object> = {};
     if (row.source) objects[SOURCE_PATH] = row.source;
-    if (row.service)
-      objects[SERVICE_PATH] = {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'display', namespace: NS },
-      };
+    if (row.service) objects[SERVICE_PATH] = DISPLAY_SERVICE;
     if (row.deployment) objects[DEPLOYMENT_PATH] = row.deployment;
     if (row.secret) objects[SECRET_PATH] = certSecret;
     const client = new RecordingFakeClient(objects);
     if (row.fault) client.inject(row.fault);
-    const cache = <T extends object>(items: T[]) => {
-      const c = new Cache<KubeObject>();
-      for (const item of items) c.upsert(item as unknown as KubeObject);
-      return c;
-    };
     const sessions = new FakeSessions(new Map(row.reports ?? []));
-    const events: string[] = [];
-    const reconcile = sampleSourceReconciler({
+    const { reconcile, events } = fixtureReconciler({
       client,
-      sources: cache(row.source || row.cached ? [row.source ?? sourceObject()] : []),
-      deployments: cache(row.deployment ? [row.deployment] : []),
-      pods: cache((row.pods ?? []).map(readyPod)),
-      secrets: cache(row.secret ? [certSecret] : []),
+      sources: cacheOf(row.source || row.cached ? [row.source ?? sourceObject()] : []),
+      deployments: cacheOf(row.deployment ? [row.deployment] : []),
+      pods: cacheOf((row.pods ?? []).map(readyPod)),
+      secrets: cacheOf(row.secret ? [certSecret] : []),
       sessions,
       pki,
-      recorder: { event: (_obj, type, reason) => void events.push(`${type} ${reason}`) },
       plan,
-      now: () => NOW,
     });
 
-    const result = await reconcile(
-      { namespace: NS, name: 'sample-source' },
-      { key: KEY, signal: new AbortController().signal, log: silentLogger(), retries: 0 },
-    );
+    const result = await reconcile();
 
     expect(client.calls).toEqual(row.requests);
     expect(events).toEqual(row.events);
@@ -360,36 +328,25 @@ describe('sampleSourceReconciler (table)', () => {
   it('plans against the fresh object: a cache behind our own status write neither rewrites it nor repeats events', async () => {
     const client = new RecordingFakeClient({
       [SOURCE_PATH]: sourceObject(),
-      [SERVICE_PATH]: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'display', namespace: NS } },
+      [SERVICE_PATH]: DISPLAY_SERVICE,
       [SECRET_PATH]: certSecret,
       [DEPLOYMENT_PATH]: availableDeployment(),
     });
-    const sources = new Cache<KubeObject>();
-    sources.upsert(sourceObject()); // never updated: the cache lags
-    const events: string[] = [];
-    const caches = (items: object[]) => {
-      const c = new Cache<KubeObject>();
-      for (const item of items) c.upsert(item as unknown as KubeObject);
-      return c;
-    };
-    const reconcile = sampleSourceReconciler({
+    const { reconcile, events } = fixtureReconciler({
       client,
-      sources,
-      deployments: caches([availableDeployment()]),
-      pods: caches([readyPod('a')]),
-      secrets: caches([certSecret]),
+      sources: cacheOf([sourceObject()]), // never updated: the cache lags
+      deployments: cacheOf([availableDeployment()]),
+      pods: cacheOf([readyPod('a')]),
+      secrets: cacheOf([certSecret]),
       sessions: new FakeSessions(new Map([['a', { generation: 1, state: 'succeeded', sinkKey: SENT }]])),
       pki,
-      recorder: { event: (_obj, type, reason) => void events.push(`${type} ${reason}`) },
       plan,
-      now: () => NOW,
     });
-    const ctx = { key: KEY, signal: new AbortController().signal, log: silentLogger(), retries: 0 };
-    await reconcile({ namespace: NS, name: 'sample-source' }, ctx);
+    await reconcile();
     expect(events).toEqual(['Normal ConfigApplied', 'Normal Ready']);
     expect(conditionsOf(client.get(SOURCE_PATH)?.status)).toEqual(READY);
     const first = client.calls.length;
-    await reconcile({ namespace: NS, name: 'sample-source' }, { ...ctx, retries: 0 });
+    await reconcile();
     expect(client.calls.slice(first)).toEqual([`GET ${SOURCE_PATH}`, `GET ${SERVICE_PATH}`]);
     expect(events).toEqual(['Normal ConfigApplied', 'Normal Ready']);
   });
@@ -403,38 +360,29 @@ describe('sampleSourceReconciler: the sink identity of OIDC sinks', () => {
     const source = sourceObject(spec);
     const client = new RecordingFakeClient({
       [SOURCE_PATH]: source,
-      [SERVICE_PATH]: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'display', namespace: NS } },
+      [SERVICE_PATH]: DISPLAY_SERVICE,
       [SECRET_PATH]: certSecret,
       ...Object.fromEntries(serviceAccounts.map((sa) => [`${SAS}/${SA_NAME}`, sa])),
     });
-    const caches = (items: object[]) => {
-      const c = new Cache<KubeObject>();
-      for (const item of items) c.upsert(item as unknown as KubeObject);
-      return c;
-    };
     const tokens: string[] = [];
-    const events: string[] = [];
-    const reconcile = sampleSourceReconciler({
+    const { reconcile, events } = fixtureReconciler({
       client,
-      sources: caches([source]),
-      deployments: caches([]),
-      pods: caches([]),
-      secrets: caches([certSecret]),
+      sources: cacheOf([source]),
+      deployments: cacheOf([]),
+      pods: cacheOf([]),
+      secrets: cacheOf([certSecret]),
       sessions: new FakeSessions(),
       pki,
-      recorder: { event: (_obj, type, reason) => void events.push(`${type} ${reason}`) },
       plan,
-      now: () => NOW,
       sinkIdentity: {
-        serviceAccounts: caches(serviceAccounts),
+        serviceAccounts: cacheOf(serviceAccounts),
         tokens: {
           want: (key, ns, sa, audience) => void tokens.push(`want ${key} ${ns}/${sa} ${audience}`),
           forget: (key) => void tokens.push(`forget ${key}`),
         },
       },
     });
-    const ctx = { key: KEY, signal: new AbortController().signal, log: silentLogger(), retries: 0 };
-    const outcome = await reconcile({ namespace: NS, name: 'sample-source' }, ctx).then(
+    const outcome = await reconcile().then(
       () => undefined,
       (err: unknown) => err as Error,
     );

@@ -44,11 +44,9 @@ beforeAll(async () => {
 
 type Apply = z.output<typeof ApplyStatePayloadSchema>;
 
-/** An adapter pod's control server whose ApplyState handler does what `outcome` says. */
-async function pod(
-  outcome: (p: Apply, ctx: { notifySuccess(): void; notifyFailure(r: string, m: string): void }) => void,
-) {
-  const server = track(
+/** An adapter pod's control server (not started yet, closed after the test). */
+function podServer(): ControlServer {
+  return track(
     new ControlServer({
       address: '127.0.0.1:0',
       tls: adapterTls,
@@ -57,6 +55,13 @@ async function pod(
       logger,
     }),
   );
+}
+
+/** An adapter pod's control server whose ApplyState handler does what `outcome` says. */
+async function pod(
+  outcome: (p: Apply, ctx: { notifySuccess(): void; notifyFailure(r: string, m: string): void }) => void,
+) {
+  const server = podServer();
   server.handleAsync(OP_APPLY_STATE, ApplyStatePayloadSchema, (p, ctx) => outcome(p, ctx));
   return server.start();
 }
@@ -132,15 +137,7 @@ it('opens no session before a leadership term, follows the pods during one, and 
 it('keeps the sink each ApplyState carried in the report, and sends the token again once an ApplyState moving to its audience was applied', async () => {
   const seen: string[] = [];
   let audience = 'aud-1';
-  const server = track(
-    new ControlServer({
-      address: '127.0.0.1:0',
-      tls: adapterTls,
-      identity: adapterIdentity(NS, NAME),
-      allowedClientIdentities: [OPERATOR_IDENTITY],
-      logger,
-    }),
-  );
+  const server = podServer();
   // As the adapter does: a token for another audience than the sink's in force is refused.
   server.handleAsync(OP_APPLY_STATE, ApplyStatePayloadSchema, (p, ctx) => {
     seen.push(`apply ${p.sink?.audience ?? '-'}`);

@@ -3,20 +3,30 @@
 // effects over the recording fake API server and a recording pool: placement, the deletion of a
 // Deployment left from dedicated mode, the live switch back, and a deleted source let go.
 import type { V1Deployment, V1Pod, V1Secret } from '@kubernetes/client-node';
-import { Cache, resourcePath, silentLogger, type KubeObject } from '../runtime/index.js';
+import { resourcePath } from '../runtime/index.js';
 import { RecordingFakeClient } from '../runtime/testing.js';
 import type { SampleSourceStatus } from '../../contract/samplesource.js';
-import type { Condition } from '../runtime/conditions.js';
 import type { SharedSource, SharedSourceStatus } from '../pool/pool-sessions.js';
 import type { PoolPort } from '../pool/pool-runnable.js';
 import { planReconcile, type ObservedWorld } from './desired-state.js';
 import type { ModeWorld } from './shared-mode.js';
-import { sampleSourceReconciler, type SessionsPort } from './reconciler.js';
+import type { SessionsPort } from './reconciler.js';
 import { SAMPLESOURCE_RESOURCE } from './resource.js';
 import { adapterDeploymentName, certSecretName } from './names.js';
 import { OperatorPki } from './operator-pki.js';
-import { SOURCE_NAME_LABEL, SOURCE_UID_LABEL } from './resources.js';
-import { NOW, UID, sampleSourceObject, storedDeployment, testAdapterPki, validSource } from './fixtures.js';
+import {
+  NOW,
+  UID,
+  adapterPod,
+  cacheOf,
+  conditionsOf,
+  DISPLAY_SERVICE,
+  fixtureReconciler,
+  sampleSourceObject,
+  storedDeployment,
+  testAdapterPki,
+  validSource,
+} from './fixtures.js';
 
 const NS = 'demo';
 const KEY = `${NS}/sample-source`;
@@ -27,10 +37,6 @@ const shared = (spec: Record<string, unknown> = {}, generation = 1, status?: Sam
   sampleSourceObject({ mode: 'shared', ...spec }, generation, status);
 const dedicated = (spec: Record<string, unknown> = {}, generation = 1, status?: SampleSourceStatus) =>
   sampleSourceObject({ mode: 'dedicated', ...spec }, generation, status);
-const conditionsOf = (s: SampleSourceStatus | undefined) =>
-  Object.fromEntries(
-    (s?.conditions ?? []).map((c: Condition) => [c.type, c.reason ? `${c.status}/${c.reason}` : c.status]),
-  );
 const noSwitch: ModeWorld = {
   deploymentExists: false,
   dedicatedPods: 0,
@@ -352,21 +358,7 @@ describe('sampleSourceReconciler: shared mode (table)', () => {
   });
   afterAll(() => pki.stop());
 
-  function pod(name: string, ready: boolean): V1Pod {
-    return {
-      metadata: {
-        name,
-        namespace: NS,
-        uid: `uid-${name}`,
-        labels: { [SOURCE_UID_LABEL]: UID, [SOURCE_NAME_LABEL]: 'sample-source' },
-      },
-      status: {
-        phase: 'Running',
-        podIP: '10.0.0.9',
-        conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
-      },
-    };
-  }
+  const pod = (name: string, ready: boolean): V1Pod => adapterPod(name, ready, '10.0.0.9');
 
   interface Row {
     name: string;
@@ -463,38 +455,25 @@ describe('sampleSourceReconciler: shared mode (table)', () => {
   ];
 
   it.each(rows)('$name', async (row) => {
-    const objects: Record<string, object> = {
-      [SERVICE_PATH]: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'display', namespace: NS } },
-    };
+    const objects: Record<string, object> = { [SERVICE_PATH]: DISPLAY_SERVICE };
     if (row.source) objects[SOURCE_PATH] = row.source;
     if (row.deployment) objects[DEPLOYMENT_PATH] = row.deployment;
     if (row.secret) objects[SECRET_PATH] = certSecret;
     const client = new RecordingFakeClient(objects);
-    const cache = (items: object[]) => {
-      const c = new Cache<KubeObject>();
-      for (const item of items) c.upsert(item as unknown as KubeObject);
-      return c;
-    };
     const pool = new FakePool(new Map(row.pool ? [[KEY, row.pool]] : []));
     const sessions = new FakeSessions();
-    const events: string[] = [];
-    const reconcile = sampleSourceReconciler({
+    const { reconcile, events } = fixtureReconciler({
       client,
-      sources: cache([row.source ?? shared()]),
-      deployments: cache(row.deployment ? [row.deployment] : []),
-      pods: cache(row.pods ?? []),
-      secrets: cache(row.secret ? [certSecret] : []),
+      sources: cacheOf([row.source ?? shared()]),
+      deployments: cacheOf(row.deployment ? [row.deployment] : []),
+      pods: cacheOf(row.pods ?? []),
+      secrets: cacheOf(row.secret ? [certSecret] : []),
       sessions,
       pool,
       pki,
-      recorder: { event: (_obj, type, reason) => void events.push(`${type} ${reason}`) },
       plan: options,
-      now: () => NOW,
     });
-    const result = await reconcile(
-      { namespace: NS, name: 'sample-source' },
-      { key: KEY, signal: new AbortController().signal, log: silentLogger(), retries: 0 },
-    );
+    const result = await reconcile();
     expect(client.calls).toEqual(row.requests);
     expect(pool.log).toEqual(row.poolLog);
     expect(sessions.log).toEqual(row.sessions);

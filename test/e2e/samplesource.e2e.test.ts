@@ -3,10 +3,11 @@
 import * as k8s from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
-import { sinkFor, waitForHeartbeats, type E2eSink } from './sinks.js';
+import { waitForHeartbeats, type E2eSink } from './sinks.js';
 import { repoRoot } from '../controlplane/controlplane.js';
 import { adminKubeConfig, eventually, freshNamespace, kubectl } from '../support/cluster.js';
-import { startSystem, waitForOperators, SYSTEM_NAMESPACE, type Platform } from './system.js';
+import { waitForOperators, SYSTEM_NAMESPACE, type Platform } from './system.js';
+import { startWithSink, stopWithSink, type Namespace } from './system-with-sink.js';
 import {
   adapterPods,
   condition,
@@ -38,17 +39,12 @@ describe('SampleSource end to end', () => {
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   let platform: Platform;
   let sink: E2eSink;
-  let ns: Awaited<ReturnType<typeof freshNamespace>>;
+  let ns: Namespace;
 
   beforeAll(async () => {
-    platform = await startSystem();
-    ns = await freshNamespace('e2e');
-    sink = await sinkFor(platform, ns.name);
+    ({ platform, ns, sink } = await startWithSink('e2e'));
   });
-  afterAll(async () => {
-    await platform?.stop();
-    await sink?.close();
-  });
+  afterAll(() => stopWithSink({ platform, sink }));
 
   it('1a. example.yaml as is: the source becomes Ready and the event display prints its heartbeats', async () => {
     const example = await freshNamespace('example');

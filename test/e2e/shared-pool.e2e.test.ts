@@ -7,7 +7,8 @@
 import * as k8s from '@kubernetes/client-node';
 import { sinkFor, waitForHeartbeats, type E2eSink, type Heartbeat } from './sinks.js';
 import { adminKubeConfig, eventually, freshNamespace, kubectl } from '../support/cluster.js';
-import { startSystem, SYSTEM_NAMESPACE, type Platform } from './system.js';
+import { SYSTEM_NAMESPACE, type Platform } from './system.js';
+import { startWithSink, stopWithSink, type Namespace } from './system-with-sink.js';
 import {
   condition,
   createSource,
@@ -71,19 +72,14 @@ describe('shared mode end to end', () => {
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   let platform: Platform;
   let sink: E2eSink;
-  let ns: Awaited<ReturnType<typeof freshNamespace>>;
+  let ns: Namespace;
 
   beforeAll(async () => {
-    platform = await startSystem();
-    ns = await freshNamespace('shared');
-    sink = await sinkFor(platform, ns.name);
+    ({ platform, ns, sink } = await startWithSink('shared'));
     // config/ as is: three pool pods, Ready once the operator issued their certificate Secret.
     await waitForPoolPods(SYSTEM_NAMESPACE, 3, 180_000);
   }, 300_000);
-  afterAll(async () => {
-    await sink?.close();
-    await platform?.stop();
-  });
+  afterAll(() => stopWithSink({ platform, sink }));
 
   it('a. shared sources become Ready on a pool pod, without a Deployment, and their heartbeats reach the sink', async () => {
     for (const name of ['sa', 'sb'])
