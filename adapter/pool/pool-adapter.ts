@@ -158,11 +158,15 @@ export async function startPoolAdapter(
 
   // Shutdown's drain: every source is stopped, and the operator (which sees the pod leave the pool)
   // releases them to move them. Answering those releases before the servers close lets the new
-  // owners start at once instead of after the dead-peer bound. Ends when all are released, when
-  // no operator stream is attached, or after DRAIN_MS at most.
+  // owners start at once instead of after the dead-peer bound. The drain ends once every source is
+  // released and every answer was acked by the operator (nothing in flight, outboxes empty: closing
+  // any earlier could cut the last answer off before it was written), when no operator stream is
+  // attached, or after DRAIN_MS at most.
+  const answered = () =>
+    pool.unreleasedCount === 0 && server.stats().every((s) => s.work === 0 && s.outbox === 0);
   const drainReleases = async () => {
     const until = performance.now() + (overrides.drainMs ?? DRAIN_MS);
-    while (pool.unreleasedCount > 0 && server.stats().some((s) => s.attached) && performance.now() < until) {
+    while (!answered() && server.stats().some((s) => s.attached) && performance.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     if (pool.unreleasedCount > 0) {
