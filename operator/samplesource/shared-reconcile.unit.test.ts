@@ -318,6 +318,9 @@ class FakePool implements PoolPort {
   status(key: string): SharedSourceStatus | undefined {
     return this.canned.get(key);
   }
+  sequenceFloor(): number | undefined {
+    return undefined;
+  }
 }
 
 class FakeSessions implements SessionsPort {
