@@ -115,6 +115,16 @@ describe('pool sessions: a new operator term continues every sequence', () => {
       'term 2: three more heartbeats of every source',
     );
 
+    // A source taken off the pool (switched to dedicated): once its owner let go, the pool hands on
+    // the last sequence it sent, for the dedicated pods to continue after.
+    const leaving = sources[0]!;
+    second.removeSource(leaving.key);
+    await until(() => !second.isLettingGo(leaving.key), 'the release confirmed');
+    const sentBefore = sink.requests
+      .filter((r) => r.event && keyOf(r) === leaving.key)
+      .map((r) => (r.event!.data as HeartbeatData).sequence);
+    expect(second.sequenceFloor(leaving.uid)).toBeGreaterThanOrEqual(Math.max(...sentBefore));
+
     for (const key of keys) {
       const seqs = sink.requests
         .filter((r) => r.event && keyOf(r) === key)
