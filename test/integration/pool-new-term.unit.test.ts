@@ -35,6 +35,7 @@ describe('pool sessions: a new operator term continues every sequence', () => {
   let dir: string;
   let certs: PoolCerts;
   let sink: DevSink;
+  let url: URL;
   const terms: PoolSessions[] = [];
   const procs: PoolProcess[] = [];
 
@@ -42,6 +43,10 @@ describe('pool sessions: a new operator term continues every sequence', () => {
     dir = await mkdtemp(join(tmpdir(), 'pool-term-'));
     certs = await issuePoolCerts(dir);
     sink = new DevSink();
+    url = await sink.start();
+    procs.push(
+      ...(await Promise.all(['pool-0', 'pool-1', 'pool-2'].map((n) => spawnPoolPod(n, certs.poolTlsDir)))),
+    );
   });
   afterAll(async () => {
     for (const t of terms) await t.stop();
@@ -63,10 +68,6 @@ describe('pool sessions: a new operator term continues every sequence', () => {
   };
 
   it('learns the pods’ sequences before placing, then continues each source after its last one', async () => {
-    const url = await sink.start();
-    procs.push(
-      ...(await Promise.all(['pool-0', 'pool-1', 'pool-2'].map((n) => spawnPoolPod(n, certs.poolTlsDir)))),
-    );
     const pods = procs.map((p) => ({ name: p.name, target: p.target }));
     const sources: SharedSource[] = Array.from({ length: 12 }, (_, i) => ({
       key: `ns/source-${i}`,
@@ -133,5 +134,37 @@ describe('pool sessions: a new operator term continues every sequence', () => {
       expect(new Set(seqs).size).toBe(seqs.length);
       expect(seqs.slice(1).every((s, i) => s > seqs[i]!)).toBe(true);
     }
+    await second.stop();
+  });
+
+  it('places nothing while a member has not reported, and after the dead-peer bound places without it', async () => {
+    const live = procs[0]!;
+    const s = term();
+    const startedAt = performance.now();
+    s.start();
+    // A member whose control port answers nothing (a pod that cannot be reached): it never reports.
+    s.setPods([
+      { name: live.name, target: live.target },
+      { name: 'pool-unreachable', target: '127.0.0.1:1' },
+    ]);
+    const src: SharedSource = {
+      key: 'ns/gated',
+      uid: 'uid-gated',
+      generation: 1,
+      interval: `${INTERVAL_MS}ms`,
+      paused: false,
+      sink: { uri: url.href },
+    };
+    s.upsertSource(src);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.placing).toBe(false);
+    expect(s.status(src.key)?.phase).toBe('unplaced');
+    await until(
+      () => s.status(src.key)?.phase === 'running',
+      'placed after the bound',
+      DEAD_PEER_BOUND_MS + 15_000,
+    );
+    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(DEAD_PEER_BOUND_MS - 50);
+    expect(s.status(src.key)?.pod).toBe(live.name);
   });
 });
