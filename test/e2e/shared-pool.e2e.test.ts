@@ -350,11 +350,12 @@ describe('shared mode end to end', () => {
     expect(stream).toMatchObject({ drops: 0, repeats: 0 });
     expect(sorted[0]!.sequence).toBe(1);
     // Each switch costs at most one missed interval (a gap of two intervals), plus a margin for the
-    // steering round trips on a loaded 2-core CI machine. Dedicated → shared pauses the dedicated
-    // pod over its control stream and places the source once it confirmed; shared → dedicated
-    // steers the paused dedicated pods once the pool let go.
-    expect(toSharedGap).toBeLessThanOrEqual(2 * INTERVAL_MS + 3_000);
-    expect(toDedicatedGap).toBeLessThanOrEqual(2 * INTERVAL_MS + 3_000);
+    // steering round trips on a loaded 2-core CI machine (two reconciles and two commands; 4.5 s
+    // measured once under load, docs/pool.md). Dedicated → shared pauses the dedicated pod over its
+    // control stream and places the source once it confirmed; shared → dedicated steers the paused
+    // dedicated pods once the pool let go.
+    expect(toSharedGap).toBeLessThanOrEqual(2 * INTERVAL_MS + 4_000);
+    expect(toDedicatedGap).toBeLessThanOrEqual(2 * INTERVAL_MS + 4_000);
     const events = await sourceEvents(ns.name, 'switch');
     expect(events.some((e) => e.startsWith('Normal DeploymentDeleted'))).toBe(true);
   }, 600_000);
