@@ -87,6 +87,8 @@ export async function startAdapter(
     metrics,
     maxInFlight: overrides.maxInFlight,
   });
+  // The operator learns the last sequence from every state (a switch to shared continues after it).
+  store.reportSequence(() => heartbeat.lastSequence);
 
   const updateGauges = () => {
     const s = store.snapshot();
@@ -106,7 +108,9 @@ export async function startAdapter(
   registerCommands(
     server,
     store,
-    () => {
+    (change) => {
+      // Before the ticker may run again: the next heartbeat continues after the floor.
+      if (change.sequenceFloor !== undefined) heartbeat.raiseSequence(change.sequenceFloor);
       sinkTarget.follow(store.sink);
       heartbeat.sync();
       updateGauges();

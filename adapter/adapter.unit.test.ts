@@ -135,6 +135,30 @@ describe('adapter steered live over mTLS', () => {
     await steer.waitForState((s) => !s.paused && s.generation === 3, 'resumed state');
   });
 
+  it('hands its sequence over: a pause reports the last sequence used, and a sequence floor numbers the next heartbeat above it', async () => {
+    await sink.waitForAccepted(2);
+    const paused = await steer.run(OP_APPLY_STATE, { generation: 2, interval: '200ms', paused: true });
+    expect(paused.succeeded).toBe(true);
+    const last = (paused.detail as AdapterState).lastSequence!;
+    expect(last).toBeGreaterThanOrEqual(2);
+    await sleep(600); // a send in flight at the pause lands; nothing is numbered after it
+    expect(Math.max(...sink.requests.filter((r) => r.event).map(seq))).toBeLessThanOrEqual(last);
+    // Another emitter (the pool) went on to 100: the adapter continues at 101, not at last + 1.
+    const n = sink.requests.length;
+    const resumed = await steer.run(OP_APPLY_STATE, {
+      generation: 3,
+      interval: '200ms',
+      paused: false,
+      sequenceFloor: 100,
+    });
+    expect(resumed.succeeded).toBe(true);
+    await sink.waitUntil((r) => r.length >= n + 2, 'heartbeats after the floor', 5_000);
+    expect(sink.requests.slice(n).map(seq)[0]).toBe(101);
+    // A floor below the sequence in force changes nothing (it never goes back).
+    await steer.run(OP_APPLY_STATE, { generation: 4, interval: '200ms', paused: false, sequenceFloor: 5 });
+    expect(adapter.store.snapshot().lastSequence).toBeGreaterThan(101);
+  });
+
   it('reports commands of an older generation as superseded and applies nothing', async () => {
     await steer.run(OP_APPLY_STATE, { generation: 5, interval: '300ms', paused: false });
     const stale = await steer.run(OP_SET_INTERVAL, { generation: 4, interval: '100ms' });

@@ -27,6 +27,8 @@ export interface ConfigChange {
   paused?: boolean;
   /** The resolved sink (ApplyState.sink); absent: the sink in force stays. */
   sink?: AdapterSink;
+  /** ApplyState.sequenceFloor: number the next heartbeat above it. */
+  sequenceFloor?: number;
 }
 
 /** Result of applying a change. */
@@ -83,7 +85,7 @@ export interface AsyncCommandRegistry {
 export function registerCommands(
   server: AsyncCommandRegistry,
   store: StateStore,
-  onApplied: () => void,
+  onApplied: (change: ConfigChange) => void,
   logger: Logger,
 ): void {
   const run = (opcode: string, change: ConfigChange, ctx: AsyncCommandContext): void => {
@@ -97,8 +99,9 @@ export function registerCommands(
       ctx.notifyFailure(result.reason, result.message);
       return;
     }
-    onApplied();
-    const s = result.state;
+    onApplied(change);
+    // Taken after onApplied: a pause has stopped the ticker, so lastSequence is the last one used.
+    const s = store.snapshot();
     logger.info(
       {
         opcode,
@@ -130,6 +133,7 @@ export function registerCommands(
         intervalMs: parseInterval(p.interval),
         paused: p.paused,
         ...(p.sink ? { sink: p.sink } : {}),
+        ...(p.sequenceFloor !== undefined ? { sequenceFloor: p.sequenceFloor } : {}),
       },
       ctx,
     ),

@@ -81,6 +81,11 @@ export class Heartbeat {
     return this.sequence;
   }
 
+  /** Numbers the next heartbeat above `floor` (a sequence another emitter of the source used); never lowers it. */
+  raiseSequence(floor: number): void {
+    if (floor > this.sequence) this.sequence = floor;
+  }
+
   /** Number of sends in progress. */
   get sendsInFlight(): number {
     return this.inFlight.length;

@@ -22,6 +22,8 @@ export class StateStore {
   private failureReason: string | null = null;
   private failuresInARow = 0;
   private successesInARow = 0;
+  /** The heartbeat's last sequence, reported in the snapshot once set (a dedicated adapter sets it). */
+  private sequenceOf: (() => number) | undefined;
   // Created on the first listener: a pool pod's thousands of stores have none.
   private listeners: Set<(kind: ChangeKind) => void> | undefined;
 
@@ -55,7 +57,13 @@ export class StateStore {
       consecutiveFailures: this.failuresInARow,
       consecutiveSuccesses: this.successesInARow,
       ...(this.sinkInForce ? { sinkUri: this.sinkInForce.uri } : {}),
+      ...(this.sequenceOf ? { lastSequence: this.sequenceOf() } : {}),
     };
+  }
+
+  /** Reports `sequence()` as `lastSequence` in every snapshot from now on. */
+  reportSequence(sequence: () => number): void {
+    this.sequenceOf = sequence;
   }
 
   get appliedGeneration(): Generation {

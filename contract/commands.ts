@@ -91,6 +91,11 @@ export const ApplyStatePayloadSchema = z.object({
   interval: IntervalSchema,
   paused: z.boolean(),
   sink: AdapterSinkSchema.optional(),
+  /**
+   * Sequence already used for this source by another emitter (the shared pool, before a switch to
+   * dedicated): the adapter's next heartbeat is numbered above it. Optional; absent, nothing changes.
+   */
+  sequenceFloor: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export type ApplyStatePayload = z.infer<typeof ApplyStatePayloadSchema>;
 
@@ -115,5 +120,7 @@ export const AdapterStateSchema = z.object({
   consecutiveSuccesses: z.number().int().min(0).optional(),
   /** The sink URI in force (K_SINK, or the last ApplyState's sink). Optional, for older adapters. */
   sinkUri: z.string().max(4096).optional(),
+  /** Last heartbeat sequence used (sent, in flight or dropped). Optional, for older adapters. */
+  lastSequence: z.number().int().min(0).optional(),
 });
 export type AdapterState = z.infer<typeof AdapterStateSchema>;

@@ -13,6 +13,13 @@ export const OP_POOL_SNAPSHOT = 'samplesource.v1.pool.AssignSnapshot';
 export const OP_POOL_UPSERT = 'samplesource.v1.pool.AssignUpsert';
 /** Opcode: stop a source and report its last sequence. Payload {@link AssignReleasePayload}; result detail {@link ReleasedSource}. */
 export const OP_POOL_RELEASE = 'samplesource.v1.pool.AssignRelease';
+/**
+ * Opcode: a new operator term asks a pod which sequences it knows, before it places anything.
+ * Page 0 first stops every source the pod runs (so the figures cannot move on), then every page
+ * reports {@link SEQUENCE_REPORT_PAGE_SIZE} of them. Payload {@link ReportSequencesPayload}; result
+ * detail {@link SequenceReport}.
+ */
+export const OP_POOL_REPORT_SEQUENCES = 'samplesource.v1.pool.ReportSequences';
 /** Notification carrying {@link PoolState}: on stream open and (rate-limited) on change. */
 export const NOTIFICATION_POOL_STATE = 'samplesource.v1.pool.PoolState';
 /** Async-result failure reason for a snapshot or increment older than the version applied. */
@@ -96,6 +103,33 @@ export const AssignReleasePayloadSchema = z.object({
   key: SourceKeySchema,
 });
 export type AssignReleasePayload = z.infer<typeof AssignReleasePayloadSchema>;
+
+/** Payload of ReportSequences. */
+export const ReportSequencesPayloadSchema = z.object({
+  version: AssignmentVersionSchema,
+  /** 0 stops every source and takes the list; 1, 2, … page through that same list. */
+  page: z.number().int().min(0),
+});
+export type ReportSequencesPayload = z.infer<typeof ReportSequencesPayloadSchema>;
+
+/** Sources per ReportSequences page: 1,000 (at most about 420 KB with the longest keys). */
+export const SEQUENCE_REPORT_PAGE_SIZE = 1_000;
+
+/** The last sequence a pod used for one incarnation (uid) of a source. */
+export const KnownSequenceSchema = z.object({
+  key: SourceKeySchema,
+  uid: z.string().min(1).max(64),
+  lastSequence: z.number().int().min(0),
+});
+export type KnownSequence = z.infer<typeof KnownSequenceSchema>;
+
+/** Result detail of ReportSequences: one page of the sequences the pod knows. */
+export const SequenceReportSchema = z.object({
+  page: z.number().int().min(0),
+  pages: z.number().int().min(1),
+  sources: z.array(KnownSequenceSchema).max(SEQUENCE_REPORT_PAGE_SIZE),
+});
+export type SequenceReport = z.infer<typeof SequenceReportSchema>;
 
 /** Result detail of AssignRelease: the source stopped, nothing more will be sent for it by this pod. */
 export const ReleasedSourceSchema = z.object({

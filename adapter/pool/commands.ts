@@ -7,8 +7,10 @@ import {
   AssignSnapshotPayloadSchema,
   AssignUpsertPayloadSchema,
   OP_POOL_RELEASE,
+  OP_POOL_REPORT_SEQUENCES,
   OP_POOL_SNAPSHOT,
   OP_POOL_UPSERT,
+  ReportSequencesPayloadSchema,
 } from '../../contract/pool.js';
 import type { AsyncCommandContext, AsyncCommandRegistry } from '../commands.js';
 import type { PoolOutcome, SourcePool } from './source-pool.js';
@@ -22,7 +24,7 @@ function report<T>(ctx: AsyncCommandContext, outcome: PoolOutcome<T>, logger: Lo
   ctx.notifyFailure(outcome.reason, outcome.message);
 }
 
-/** Registers AssignSnapshot, AssignUpsert and AssignRelease on the pod's control server. */
+/** Registers AssignSnapshot, AssignUpsert, AssignRelease and ReportSequences on the pod's control server. */
 export function registerPoolCommands(server: AsyncCommandRegistry, pool: SourcePool, logger: Logger): void {
   server.handleAsync(OP_POOL_SNAPSHOT, AssignSnapshotPayloadSchema, async (p, ctx) => {
     const outcome = await pool.snapshotPage(p.version, p.page, p.last, p.sources);
@@ -52,5 +54,19 @@ export function registerPoolCommands(server: AsyncCommandRegistry, pool: SourceP
         `source ${p.key} released after sequence ${outcome.detail.lastSequence}`,
       );
     report(ctx, outcome, logger, `release of ${p.key}`);
+  });
+  server.handleAsync(OP_POOL_REPORT_SEQUENCES, ReportSequencesPayloadSchema, async (p, ctx) => {
+    const outcome = await pool.reportSequences(p.version, p.page);
+    if (outcome.ok)
+      logger.info(
+        {
+          version: p.version,
+          page: p.page,
+          pages: outcome.detail.pages,
+          sources: outcome.detail.sources.length,
+        },
+        `a new operator term: sources stopped; reported page ${p.page + 1} of ${outcome.detail.pages} of the sequences known`,
+      );
+    report(ctx, outcome, logger, `sequence report page ${p.page}`);
   });
 }

@@ -6,16 +6,29 @@
 import {
   POOL_STATE_PAGE_SIZE,
   REASON_STALE_VERSION,
+  SEQUENCE_REPORT_PAGE_SIZE,
   SourceAssignmentSchema,
+  type KnownSequence,
   type PoolState,
   type PooledSourceState,
   type ReleasedSource,
+  type SequenceReport,
   type SourceAssignment,
 } from '../../contract/pool.js';
 import { PooledSource, type PooledSourceContext } from './pooled-source.js';
 
-/** Stopped sources whose last sequence is remembered: 20,000 (about 1 MB at most). */
-const STOPPED_MEMORY = 20_000;
+/**
+ * Stopped sources whose last sequence is remembered: 20,000, the oldest stop forgotten first (an
+ * entry is the key, the uid string the source already held and one number: about 100 B, so 2 MB
+ * at most). A new operator term learns them (ReportSequences) so that no sequence repeats.
+ */
+export const STOPPED_MEMORY = 20_000;
+
+/** What a pod remembers of a stopped source: which incarnation, and the last sequence it used. */
+interface StoppedSource {
+  uid: string;
+  last: number;
+}
 
 /** Outcome of one assignment operation, reported as the command's async result. */
 export type PoolOutcome<T> = { ok: true; detail: T } | { ok: false; reason: string; message: string };
@@ -42,7 +55,9 @@ export interface SourcePoolOptions extends PooledSourceContext {
 export class SourcePool {
   private readonly sources = new Map<string, PooledSource>();
   private readonly rejected = new Map<string, string>();
-  private readonly stoppedSequences = new Map<string, number>();
+  private readonly stoppedSequences = new Map<string, StoppedSource>();
+  /** The list page 0 of a ReportSequences took, paged through by the pages after it. */
+  private report: KnownSequence[] | undefined;
   private version = 0;
   private pending: { version: number; nextPage: number; entries: unknown[] } | undefined;
   private chain: Promise<unknown> = Promise.resolve();
@@ -131,7 +146,10 @@ export class SourcePool {
       // sequence each source sent) so that the new owners start now, not after the dead-peer bound.
       if (this.closed) {
         this.unreleased.delete(key);
-        return { ok: true, detail: { key, lastSequence: this.stoppedSequences.get(key) ?? 0 } } as const;
+        return {
+          ok: true,
+          detail: { key, lastSequence: this.stoppedSequences.get(key)?.last ?? 0 },
+        } as const;
       }
       if (version < this.version) return this.stale('release', version);
       this.version = version;
@@ -140,6 +158,35 @@ export class SourcePool {
       this.options.onChange?.();
       return { ok: true, detail: { key, lastSequence: lastSequence ?? 0 } } as const;
     }, true);
+  }
+
+  /**
+   * A new operator term learns the sequences this pod knows before it places anything. Page 0
+   * stops every source first (a running source's figure would move on after the report, and the
+   * new term may place it elsewhere), then takes the list of every remembered source; later pages
+   * page through that list. The next snapshot or upsert starts whatever is assigned here again.
+   */
+  reportSequences(version: number, page: number): Promise<PoolOutcome<SequenceReport>> {
+    return this.serially(async () => {
+      if (version < this.version) return this.stale('sequence report', version);
+      this.version = version;
+      if (page === 0) {
+        this.pending = undefined;
+        const keys = [...this.sources.keys()];
+        await Promise.all(keys.map((key) => this.stopSource(key)));
+        if (keys.length > 0) this.options.onChange?.();
+        this.report = [...this.stoppedSequences].map(([key, s]) => ({
+          key,
+          uid: s.uid,
+          lastSequence: s.last,
+        }));
+      }
+      const list = this.report ?? [];
+      const pages = Math.max(1, Math.ceil(list.length / SEQUENCE_REPORT_PAGE_SIZE));
+      const sources = list.slice(page * SEQUENCE_REPORT_PAGE_SIZE, (page + 1) * SEQUENCE_REPORT_PAGE_SIZE);
+      if (page >= pages - 1) this.report = undefined;
+      return { ok: true, detail: { page, pages, sources } } as const;
+    });
   }
 
   /**
@@ -220,10 +267,13 @@ export class SourcePool {
       return current;
     }
     // A different incarnation, sink or extensions: stop the old emitter before the new one starts.
-    const previous = current ? await this.stopSource(assignment.key) : undefined;
+    if (current) await this.stopSource(assignment.key);
+    // The same incarnation ran here before (now, or stopped earlier): continue after the higher of
+    // the operator's figure and ours, so that a figure the operator lost (a new term) repeats nothing.
+    const previous = this.stoppedSequences.get(assignment.key);
     const next = new PooledSource(
-      current && current.uid === assignment.uid && previous !== undefined
-        ? { ...assignment, lastSequence: Math.max(assignment.lastSequence, previous) }
+      previous && previous.uid === assignment.uid
+        ? { ...assignment, lastSequence: Math.max(assignment.lastSequence, previous.last) }
         : assignment,
       this.options,
     );
@@ -233,13 +283,13 @@ export class SourcePool {
 
   private async stopSource(key: string): Promise<number | undefined> {
     const source = this.sources.get(key);
-    if (!source) return this.stoppedSequences.get(key);
+    if (!source) return this.stoppedSequences.get(key)?.last;
     this.sources.delete(key);
     const last = await source.stop(this.options.stopDeadlineMs ?? 2_000);
     // Remembered so that a release resent after a snapshot already stopped the source still
     // reports the true last sequence (the new owner must continue after it, never repeat it).
     this.stoppedSequences.delete(key);
-    this.stoppedSequences.set(key, last);
+    this.stoppedSequences.set(key, { uid: source.uid, last });
     if (this.stoppedSequences.size > STOPPED_MEMORY) {
       this.stoppedSequences.delete(this.stoppedSequences.keys().next().value!);
     }

@@ -19,6 +19,8 @@ export interface PoolPort {
   upsertSource(source: SharedSource): void;
   removeSource(key: string): void;
   status(key: string): SharedSourceStatus | undefined;
+  /** The last sequence the pool knows for incarnation `uid` of a source it no longer holds (see PoolSessions.sequenceFloor). */
+  sequenceFloor(uid: string): number | undefined;
 }
 
 /** The shared pool's control sessions, one term at a time. Add it to the manager. */
@@ -68,6 +70,11 @@ export class PoolRunnable implements Runnable, PoolPort {
   /** Where a shared source stands; undefined outside a term or when the pool does not hold it. */
   status(key: string): SharedSourceStatus | undefined {
     return this.current?.status(key);
+  }
+
+  /** The last sequence the pool knows for a source it let go; undefined outside a term or when none is known. */
+  sequenceFloor(uid: string): number | undefined {
+    return this.current?.sequenceFloor(uid);
   }
 
   /** Number of member pods (for logs and tests). */

@@ -18,10 +18,12 @@ import { POOL_IDENTITY } from '../../contract/identities.js';
 import {
   NOTIFICATION_POOL_STATE,
   OP_POOL_RELEASE,
+  OP_POOL_REPORT_SEQUENCES,
   OP_POOL_SNAPSHOT,
   OP_POOL_UPSERT,
   PoolStateSchema,
   ReleasedSourceSchema,
+  SequenceReportSchema,
   SNAPSHOT_PAGE_SIZE,
   type SourceAssignmentInput,
 } from '../../contract/pool.js';
@@ -39,8 +41,14 @@ export interface PoolPod {
   target: string;
 }
 
-/** A shared source's desired configuration (its sequence is the manager's business). */
-export type SharedSource = Omit<SourceAssignmentInput, 'lastSequence'>;
+/**
+ * A shared source's desired configuration (its sequence is the manager's business, except for
+ * `sequenceFloor`: the last sequence its dedicated pods sent before a switch to shared).
+ */
+export type SharedSource = Omit<SourceAssignmentInput, 'lastSequence'> & { sequenceFloor?: number };
+
+/** Incarnations (uids) whose last sequence is kept for a source the pool does not hold: 100,000, oldest forgotten first. */
+export const FLOOR_MEMORY = 100_000;
 
 /** Where a shared source stands, for its status. */
 export interface SharedSourceStatus {
@@ -74,6 +82,10 @@ interface PodSession {
   client: ControlClient;
   member: boolean;
   everReady: boolean;
+  /** The pod answered this term's ReportSequences (every page): only then may it take sources. */
+  reported: boolean;
+  /** A ReportSequences page is on its way (the outbox resends it across reconnects). */
+  reporting: boolean;
   /** performance.now() when the session was lost; undefined while ready. */
   lostAt?: number;
 }
@@ -95,10 +107,18 @@ interface SourceBook {
 }
 
 interface Pending {
-  kind: 'upsert' | 'release' | 'snapshot';
+  kind: 'upsert' | 'release' | 'snapshot' | 'report';
   pod: string;
   keys: string[];
   generations?: Generation[];
+  /** The page of a report. */
+  page?: number;
+}
+
+/** A removed source whose old owner has not yet confirmed it stopped: the owner, and its book for the estimate. */
+interface LettingGo {
+  pod: string;
+  book: SourceBook;
 }
 
 /** Shared-pool control sessions, placement and handoff. */
@@ -106,8 +126,20 @@ export class PoolSessions {
   private readonly pods = new Map<string, PodSession>();
   private readonly sources = new Map<string, SourceBook>();
   private readonly pending = new Map<string, Pending>();
-  /** Sources removed whose old owner has not yet confirmed it stopped them (key -> pod). */
-  private readonly letGo = new Map<string, string>();
+  /** Sources removed whose old owner has not yet confirmed it stopped them. */
+  private readonly letGo = new Map<string, LettingGo>();
+  /**
+   * Highest sequence known per incarnation (uid) of a source no book holds: what the pods
+   * reported at the start of the term, and what removed sources' releases reported. A source
+   * upserted (again) continues after it; a source switched to dedicated hands it to its pods.
+   */
+  private readonly floors = new Map<string, number>();
+  /**
+   * Closed at the start of a term: nothing is placed until every member pod reported the sequences
+   * it knows (ReportSequences), or until the dead-peer bound passed (a pod that never answers).
+   */
+  private gateOpen = false;
+  private startedAt = 0;
   private version = Date.now() * 1_000;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
@@ -122,6 +154,7 @@ export class PoolSessions {
   /** Starts steering (sessions open as pods are set). */
   start(): void {
     this.running = true;
+    this.startedAt = performance.now();
     for (const s of this.pods.values()) s.client.start();
     this.schedule();
   }
@@ -152,14 +185,17 @@ export class PoolSessions {
 
   /** Adds a shared source or changes its configuration. */
   upsertSource(source: SharedSource): void {
+    const { sequenceFloor, ...desired } = source;
+    const floor = Math.max(sequenceFloor ?? 0, this.takeFloor(source.uid));
     const book = this.sources.get(source.key);
     if (book) {
       if (book.desired.uid !== source.uid) book.lastSequence = 0;
+      book.lastSequence = Math.max(book.lastSequence, floor);
       // A sink that moved keeps the generation: send it again all the same.
-      if (JSON.stringify(book.desired.sink) !== JSON.stringify(source.sink)) book.sentGeneration = undefined;
-      book.desired = source;
+      if (JSON.stringify(book.desired.sink) !== JSON.stringify(desired.sink)) book.sentGeneration = undefined;
+      book.desired = desired;
     } else
-      this.sources.set(source.key, { desired: source, phase: 'unplaced', lastSequence: 0, startSequence: 0 });
+      this.sources.set(source.key, { desired, phase: 'unplaced', lastSequence: floor, startSequence: 0 });
     this.schedule();
   }
 
@@ -168,12 +204,42 @@ export class PoolSessions {
     const book = this.sources.get(key);
     if (!book) return;
     this.sources.delete(key);
+    this.raiseFloor(book.desired.uid, book.lastSequence);
     if (book.owner) {
       // Until the owner confirms, the source may still be emitting there (status phase releasing).
-      this.letGo.set(key, book.owner);
+      this.letGo.set(key, { pod: book.owner, book });
       this.sendRelease(book.owner, key, undefined);
     }
     this.schedule();
+  }
+
+  /**
+   * The last sequence the pool knows for incarnation `uid` of a source it does not hold (removed and
+   * let go, or reported at the start of the term): dedicated pods taking the source over continue
+   * after it. Undefined when none is known.
+   */
+  sequenceFloor(uid: string): number | undefined {
+    return this.floors.get(uid);
+  }
+
+  /** Whether this term has learnt every member pod's sequences (or given up waiting): only then is anything placed. */
+  get placing(): boolean {
+    return this.gateOpen;
+  }
+
+  private raiseFloor(uid: string, sequence: number): void {
+    const known = this.floors.get(uid);
+    if (known !== undefined && known >= sequence) return;
+    this.floors.delete(uid);
+    this.floors.set(uid, sequence);
+    if (this.floors.size > FLOOR_MEMORY) this.floors.delete(this.floors.keys().next().value!);
+  }
+
+  /** The floor of `uid` (0 if none), handed to a book. */
+  private takeFloor(uid: string): number {
+    const floor = this.floors.get(uid) ?? 0;
+    this.floors.delete(uid);
+    return floor;
   }
 
   /** True while a removed source's old owner has not confirmed it stopped (or the dead-peer bound has not passed). */
@@ -210,7 +276,14 @@ export class PoolSessions {
       backoff: { initialMs: 50, maxMs: this.options.reconnectCapMs ?? 1_000 },
       onFull: 'wait',
     });
-    const session: PodSession = { pod, client, member: true, everReady: false };
+    const session: PodSession = {
+      pod,
+      client,
+      member: true,
+      everReady: false,
+      reported: false,
+      reporting: false,
+    };
     this.pods.set(pod.name, session);
     client.onStateChange((state) => {
       if (this.pods.get(pod.name) !== session) return;
@@ -223,7 +296,9 @@ export class PoolSessions {
         }
         session.everReady = true;
         session.lostAt = undefined;
-        this.sendSnapshot(session);
+        // First what the pod knows (once per pod and term), then its assignments.
+        if (session.reported) this.sendSnapshot(session);
+        else if (!session.reporting) this.sendReport(session, 0);
       } else if (session.lostAt === undefined && session.everReady) {
         session.lostAt = performance.now();
       }
@@ -242,7 +317,7 @@ export class PoolSessions {
   /** Pods that can take sources: members whose session is up or lost for less than the bound. */
   private placeable(now: number): string[] {
     return [...this.pods.values()]
-      .filter((s) => s.member && s.everReady && !this.isDead(s, now))
+      .filter((s) => s.member && s.everReady && s.reported && !this.isDead(s, now))
       .map((s) => s.pod.name);
   }
 
@@ -263,6 +338,12 @@ export class PoolSessions {
   private resync(): void {
     if (!this.running) return;
     const now = performance.now();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.gateOpen && !this.openGate(now)) {
+      this.wakeAt(this.startedAt + this.deadPeerBoundMs);
+      return;
+    }
     const target = place(this.sources.keys(), this.placeable(now));
     let wakeAt = Infinity;
     for (const [key, book] of this.sources) {
@@ -307,12 +388,32 @@ export class PoolSessions {
     }
     for (const s of [...this.pods.values()])
       if (!s.member && ![...this.sources.values()].some((b) => b.owner === s.pod.name)) void this.dropPod(s);
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (wakeAt !== Infinity) {
-      this.timer = setTimeout(() => this.schedule(), Math.max(0, wakeAt - performance.now()) + 5);
-      this.timer.unref();
-    }
+    if (wakeAt !== Infinity) this.wakeAt(wakeAt);
+  }
+
+  private wakeAt(at: number): void {
+    this.timer = setTimeout(() => this.schedule(), Math.max(0, at - performance.now()) + 5);
+    this.timer.unref();
+  }
+
+  /**
+   * Opens the term's gate once every member pod (at least one) reported its sequences, or once the
+   * dead-peer bound passed since the term started: a member that has not answered by then is
+   * unreachable, and its lease has stopped whatever it ran (docs/pool.md).
+   */
+  private openGate(now: number): boolean {
+    const members = [...this.pods.values()].filter((s) => s.member);
+    const allReported = members.length > 0 && members.every((s) => s.reported);
+    if (!allReported && now - this.startedAt < this.deadPeerBoundMs) return false;
+    this.gateOpen = true;
+    const missing = members.filter((s) => !s.reported).map((s) => s.pod.name);
+    if (missing.length > 0)
+      this.options.logger.warn(
+        { missing },
+        `placing shared sources without the sequences of ${missing.join(', ')} (no report within ${this.deadPeerBoundMs}ms)`,
+      );
+    else this.options.logger.info({ pods: members.length }, 'every pool pod reported its sequences; placing');
+    return true;
   }
 
   /** The highest sequence a lost owner can have used: one per shortest interval since it was told to start, plus one. */
@@ -326,10 +427,14 @@ export class PoolSessions {
    * and the dead-peer bound covers that, so only after it is the source counted as let go.
    */
   private letGoAfterBound(key: string, pod: string): void {
-    if (this.letGo.get(key) !== pod) return;
+    const lettingGo = this.letGo.get(key);
+    if (lettingGo?.pod !== pod) return;
+    const lostAt = performance.now();
     const timer = setTimeout(() => {
-      if (this.letGo.get(key) !== pod) return;
+      if (this.letGo.get(key) !== lettingGo) return;
       this.letGo.delete(key);
+      // Nobody knows its last sequence: the most the old owner can have sent.
+      this.raiseFloor(lettingGo.book.desired.uid, this.worstCaseSequence(lettingGo.book, lostAt));
       this.options.onChange(key);
       this.schedule();
     }, this.deadPeerBoundMs);
@@ -366,6 +471,44 @@ export class PoolSessions {
         generations: [book.desired.generation],
       },
     );
+  }
+
+  /** One page of ReportSequences (the pod stops its sources on page 0); the result of one asks for the next. */
+  private sendReport(session: PodSession, page: number): void {
+    session.reporting = true;
+    this.send(
+      session.pod.name,
+      OP_POOL_REPORT_SEQUENCES,
+      { version: this.nextVersion(), page },
+      { kind: 'report', pod: session.pod.name, keys: [], page },
+    );
+  }
+
+  /** What a pod reported at the start of the term: each incarnation's floor. */
+  private learn(pod: string, page: number, r: CommandResult): void {
+    const session = this.pods.get(pod);
+    if (!session) return;
+    const report = r.succeeded ? SequenceReportSchema.safeParse(r.detail) : undefined;
+    if (report?.success) {
+      for (const s of report.data.sources) {
+        const book = this.sources.get(s.key);
+        if (book && book.desired.uid === s.uid)
+          book.lastSequence = Math.max(book.lastSequence, s.lastSequence);
+        else this.raiseFloor(s.uid, s.lastSequence);
+      }
+      if (page + 1 < report.data.pages) {
+        this.sendReport(session, page + 1);
+        return;
+      }
+    } else
+      this.options.logger.warn(
+        { poolPod: pod, reason: r.reason },
+        `sequence report of ${pod} not usable (${r.message ?? r.reason ?? 'bad detail'}); it takes sources without it`,
+      );
+    session.reporting = false;
+    session.reported = true;
+    if (session.client.state === 'ready') this.sendSnapshot(session);
+    this.schedule();
   }
 
   private sendRelease(pod: string, key: string, book: SourceBook | undefined): void {
@@ -421,6 +564,20 @@ export class PoolSessions {
         `${opcode} to ${pod} failed: ${err.message}`,
       );
       if (pending.kind === 'release') this.letGoAfterBound(pending.keys[0]!, pod);
+      if (pending.kind === 'report') {
+        if (err instanceof CommandRejectedError) {
+          // A pod that does not know the opcode (an older image) has nothing to tell.
+          this.learn(pod, pending.page ?? 0, {
+            commandId: id,
+            opcode: OP_POOL_REPORT_SEQUENCES,
+            succeeded: false,
+            reason: err.code,
+          });
+        } else if (session.client.state !== 'closed') {
+          session.reporting = false; // lost with the stream: asked again when it is ready
+          if (session.client.state === 'ready') this.sendReport(session, 0);
+        }
+      }
       for (const key of pending.keys) {
         const b = this.sources.get(key);
         if (!b || b.owner !== pod) continue;
@@ -439,9 +596,24 @@ export class PoolSessions {
     const p = this.pending.get(r.commandId);
     if (!p) return;
     this.pending.delete(r.commandId);
+    if (p.kind === 'report') {
+      this.learn(p.pod, p.page ?? 0, r);
+      return;
+    }
     if (p.kind === 'release') {
       const key = p.keys[0]!;
-      if (this.letGo.get(key) === p.pod) this.letGo.delete(key);
+      const lettingGo = this.letGo.get(key);
+      if (lettingGo?.pod === p.pod) {
+        this.letGo.delete(key);
+        const detail = r.succeeded ? ReleasedSourceSchema.safeParse(r.detail) : undefined;
+        // Its true last sequence, for whoever takes the source on (the pool again, or dedicated pods).
+        this.raiseFloor(
+          lettingGo.book.desired.uid,
+          detail?.success
+            ? detail.data.lastSequence
+            : this.worstCaseSequence(lettingGo.book, performance.now()),
+        );
+      }
       const book = this.sources.get(key);
       if (book && book.owner === p.pod && r.succeeded) {
         const detail = ReleasedSourceSchema.safeParse(r.detail);

@@ -20,7 +20,7 @@ import {
 import { adapterSinkOf, sinkKey } from './adapter-sink.js';
 import type { SharedSource, SharedSourceStatus } from '../pool/pool-sessions.js';
 import { readyEvents, statusEvents, type PlannedEvent } from './plan-events.js';
-import { planMode, type ModePlan, type ModeWorld } from './shared-mode.js';
+import { planMode, type Handover, type ModePlan, type ModeWorld } from './shared-mode.js';
 import { planShared } from './shared-reconcile.js';
 import { applySinkHealth } from './sink-health.js';
 import { resolveSink, type ResolveSinkOptions, type SinkLookup, type SinkResult } from './sink.js';
@@ -95,6 +95,10 @@ export interface ObservedWorld {
   mode?: ModeWorld;
   /** Where the pool stands with the source (shared mode, or a switch away from it). */
   pool?: SharedSourceStatus;
+  /** Dedicated → shared: where the ready dedicated pods stand with the handover pause. */
+  handover?: Handover;
+  /** Shared → dedicated: the last sequence the pool used; the dedicated pods continue after it. */
+  sequenceFloor?: number;
   now: Date;
 }
 
@@ -198,7 +202,13 @@ export function planReconcile(raw: unknown, world: ObservedWorld, options: PlanO
     }
   }
   const steerable = observation.state === 'observed';
-  const adapterState = steerable && modePlan.steerDedicated ? desiredAdapterState(source, sink) : undefined;
+  const adapterState =
+    steerable && modePlan.steerDedicated
+      ? {
+          ...desiredAdapterState(source, sink),
+          ...(world.sequenceFloor !== undefined ? { sequenceFloor: world.sequenceFloor } : {}),
+        }
+      : undefined;
   const readyPods = steerable ? world.readyPods : [];
   const sendTo = adapterState
     ? podsNeedingState(adapterState.generation, readyPods, world.reports, sinkKey(adapterState.sink))

@@ -36,6 +36,7 @@ import type { OperatorPki } from './operator-pki.js';
 import { effectiveMode, DEFAULT_SOURCE_MODE } from '../../contract/samplesource.js';
 import type { PoolPort } from '../pool/pool-runnable.js';
 import { controlledBy, observeModeWorld } from './shared-reconcile.js';
+import { handoverOf } from './shared-mode.js';
 
 /** What the reconciler needs of the control sessions (AdapterSessions, or a fake in table tests). */
 export type SessionsPort = Pick<AdapterSessions, 'sync' | 'reports' | 'send' | 'forget'> &
@@ -297,28 +298,42 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
       // A shared source needs no adapter certificate; its dedicated adapters (if any) are on their way out.
       if (!shared) renewCertAt = await ensureCertSecret(deps, source, now);
       const pods = readyAdapterPods(deps.pods, source);
-      if (shared) deps.sessions.forget(key);
+      // A shared source keeps the sessions of its dedicated pods until they are gone: a switch pauses them first.
+      if (shared && pods.length === 0) deps.sessions.forget(key);
       else deps.sessions.sync(key, source.metadata.namespace, source.metadata.name, pods);
       const sinkLookup = await lookupSink(deps, key, source);
       const deployment = deps.deployments.get(
         `${source.metadata.namespace}/${adapterDeploymentName(source)}`,
       );
+      const reports = deps.sessions.reports(key);
+      const handover =
+        shared && pods.length > 0
+          ? handoverOf(
+              source.metadata.generation,
+              pods.map((p) => p.name),
+              reports,
+            )
+          : undefined;
       const mode = observeModeWorld(
         source,
         deployment,
         deps.pods.list(source.metadata.namespace),
         pods.length,
         deps.pool,
+        handover,
       );
+      const sequenceFloor = shared ? undefined : deps.pool?.sequenceFloor(source.metadata.uid);
       world = {
         mode: mode.world,
         ...(mode.pool ? { pool: mode.pool } : {}),
+        ...(handover ? { handover } : {}),
+        ...(sequenceFloor !== undefined ? { sequenceFloor } : {}),
         ...(sinkLookup ? { sinkLookup } : {}),
         ...(deployment ? { deployment: deployment as unknown as V1Deployment } : {}),
         readyPods: pods.map((p) => p.name),
         // Sending marks a pod pending, which ConfigApplied counts like no report: the status
         // planned here is the one that holds after the sends below.
-        reports: deps.sessions.reports(key),
+        reports,
         adapterStates: deps.sessions.adapterStates?.(key),
         now,
       };

@@ -54,7 +54,13 @@ interface PodSession {
   pod: AdapterPod;
   client: ControlClient;
   /** The last ApplyState sent; its outcome is in the command store under this id. */
-  lastSent?: { commandId: string; generation: Generation; sinkKey?: string; audience?: string };
+  lastSent?: {
+    commandId: string;
+    generation: Generation;
+    paused: boolean;
+    sinkKey?: string;
+    audience?: string;
+  };
   adapterState?: AdapterState;
 }
 
@@ -117,9 +123,13 @@ export class AdapterSessions implements Runnable {
     for (const [podName, s] of this.sessions.get(sourceKey) ?? []) {
       const status = s.lastSent && this.commands.get(sourceKey, podName, s.lastSent.commandId);
       if (s.lastSent && status) {
+        const detail = status.state === 'succeeded' ? AdapterStateSchema.safeParse(status.detail) : undefined;
+        const lastSequence = detail?.success ? detail.data.lastSequence : undefined;
         out.set(podName, {
           generation: s.lastSent.generation,
           state: status.state,
+          paused: s.lastSent.paused,
+          ...(lastSequence !== undefined ? { lastSequence } : {}),
           ...(status.reason ? { reason: status.reason } : {}),
           ...(status.message ? { message: status.message } : {}),
           ...(s.lastSent.sinkKey ? { sinkKey: s.lastSent.sinkKey } : {}),
@@ -151,6 +161,7 @@ export class AdapterSessions implements Runnable {
     session.lastSent = {
       commandId,
       generation: state.generation,
+      paused: state.paused,
       ...(key ? { sinkKey: key } : {}),
       ...(state.sink?.audience ? { audience: state.sink.audience } : {}),
     };

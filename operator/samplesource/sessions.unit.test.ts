@@ -59,7 +59,10 @@ function podServer(): ControlServer {
 
 /** An adapter pod's control server whose ApplyState handler does what `outcome` says. */
 async function pod(
-  outcome: (p: Apply, ctx: { notifySuccess(): void; notifyFailure(r: string, m: string): void }) => void,
+  outcome: (
+    p: Apply,
+    ctx: { notifySuccess(detail?: unknown): void; notifyFailure(r: string, m: string): void },
+  ) => void,
 ) {
   const server = podServer();
   server.handleAsync(OP_APPLY_STATE, ApplyStatePayloadSchema, (p, ctx) => outcome(p, ctx));
@@ -88,12 +91,35 @@ describe('the outcome of an ApplyState becomes the pod report', () => {
     {
       name: 'applied',
       outcome: (_p, ctx) => ctx.notifySuccess(),
-      report: { generation: 3, state: 'succeeded' },
+      report: { generation: 3, state: 'succeeded', paused: false },
+    },
+    {
+      name: 'applied, with the last sequence the adapter reported (a handover pause reads it)',
+      outcome: (_p, ctx) =>
+        ctx.notifySuccess({
+          podName: POD.name,
+          interval: '1s',
+          intervalMs: 1_000,
+          paused: false,
+          generation: 3,
+          eventsSent: 12,
+          eventsDropped: 0,
+          eventsRetried: 0,
+          lastSendError: null,
+          lastSequence: 12,
+        }),
+      report: { generation: 3, state: 'succeeded', paused: false, lastSequence: 12 },
     },
     {
       name: 'refused by the adapter',
       outcome: (_p, ctx) => ctx.notifyFailure('Superseded', 'generation 3 < 4'),
-      report: { generation: 3, state: 'failed', reason: 'Superseded', message: 'generation 3 < 4' },
+      report: {
+        generation: 3,
+        state: 'failed',
+        paused: false,
+        reason: 'Superseded',
+        message: 'generation 3 < 4',
+      },
     },
   ];
   it.each(rows)('$name', async ({ outcome, report }) => {
@@ -103,7 +129,7 @@ describe('the outcome of an ApplyState becomes the pod report', () => {
     sessions.sync(KEY, NS, NAME, [POD]);
     expect(sessions.size).toBe(1);
     sessions.send(KEY, POD.name, { generation: 3, interval: '1s', paused: false });
-    expect(sessions.reports(KEY).get(POD.name)).toEqual({ generation: 3, state: 'pending' });
+    expect(sessions.reports(KEY).get(POD.name)).toEqual({ generation: 3, state: 'pending', paused: false });
     await eventually(() => sessions.reports(KEY).get(POD.name)?.state !== 'pending', 10_000, 'the result');
     expect(sessions.reports(KEY).get(POD.name)).toEqual(report);
     expect(changes).toContain(KEY);
@@ -177,6 +203,7 @@ it('keeps the sink each ApplyState carried in the report, and sends the token ag
   expect(sessions.reports(KEY).get(POD.name)).toEqual({
     generation: 1,
     state: 'succeeded',
+    paused: false,
     sinkKey: sinkKey(sink),
   });
 });

@@ -1,6 +1,7 @@
 // Shared mode decisions, pure so they are table-tested: the Deployed condition of a source on
 // the shared pool (reason AssignedToPool), its status, and the steps of a live switch between
 // dedicated and shared. planReconcile plans them once per reconcile (shared-reconcile.ts).
+import type { Generation } from '../../contract/commands.js';
 import type { SampleSource, SampleSourceStatus, SourceMode } from '../../contract/samplesource.js';
 import type { SharedSourceStatus } from '../pool/pool-sessions.js';
 import type { SinkResult } from './sink.js';
@@ -103,6 +104,43 @@ export interface ModeWorld {
   readyDedicatedPods: number;
   /** The pool holds the source (any phase). */
   inPool: boolean;
+  /** Ready dedicated pods that confirmed the handover pause at the current generation (see {@link handoverOf}). Default 0. */
+  pausedDedicatedPods?: number;
+  /** A dedicated pod refused or failed the handover pause, or cannot report its last sequence: delete first instead. Default false. */
+  pauseFailed?: boolean;
+}
+
+/** Where the dedicated pods stand in a dedicated → shared handover: pause them, then place on the pool. */
+export interface Handover {
+  /** Ready pods whose ApplyState paused (this generation) succeeded with a last sequence. */
+  paused: string[];
+  /** Ready pods to send the pause to now (no pause of this generation sent, or it went to an older one). */
+  toPause: string[];
+  /** Some pod failed the pause, or confirmed it without a last sequence (an older adapter). */
+  failed: boolean;
+  /** Highest last sequence of the paused pods: the pool continues after it. */
+  lastSequence: number;
+}
+
+const sameGeneration = (a: Generation, b: Generation) => BigInt(a) === BigInt(b);
+
+/** The handover from each ready dedicated pod's last ApplyState report (pure, table-tested). */
+export function handoverOf(
+  generation: Generation,
+  readyPods: readonly string[],
+  reports: ReadonlyMap<string, PodReport>,
+): Handover {
+  const out: Handover = { paused: [], toPause: [], failed: false, lastSequence: 0 };
+  for (const pod of [...readyPods].sort()) {
+    const r = reports.get(pod);
+    const pause = r !== undefined && r.paused === true && sameGeneration(r.generation, generation);
+    if (!pause) out.toPause.push(pod);
+    else if (r.state === 'succeeded' && r.lastSequence !== undefined) {
+      out.paused.push(pod);
+      out.lastSequence = Math.max(out.lastSequence, r.lastSequence);
+    } else if (r.state !== 'pending') out.failed = true;
+  }
+  return out;
 }
 
 /** The steps a reconcile takes for the source's mode. */
@@ -122,27 +160,43 @@ export interface ModePlan {
   startPaused: boolean;
   /** Send ApplyState (the real paused value) to the dedicated pods: only once the pool let go. */
   steerDedicated: boolean;
+  /** Dedicated → shared: send the ready dedicated pods ApplyState paused (their results report the last sequence). */
+  pauseDedicated: boolean;
 }
 
 /**
- * No double emission across a switch, at the cost of a gap of at most about one interval:
- * dedicated → shared deletes the Deployment first and places the source on the pool only once
- * no dedicated pod is left; shared → dedicated applies the Deployment with its pods starting
- * paused, releases the source from the pool once a dedicated pod is Ready, and steers (unpauses)
- * the dedicated pods only after the pool let go.
+ * No double emission across a switch, at the cost of a gap of at most about one interval.
+ * Dedicated → shared pauses every dedicated pod over its control stream first (each result reports
+ * the pod's last sequence), then places the source on the pool, continuing after the highest, and
+ * deletes the Deployment; when a pod cannot be paused (not Ready, a failed pause, an adapter that
+ * does not report its sequence) it deletes the Deployment first and places the source only once no
+ * dedicated pod is left. Shared → dedicated applies the Deployment with its pods starting paused,
+ * releases the source from the pool once a dedicated pod is Ready, and steers (unpauses) the
+ * dedicated pods only after the pool let go, continuing after the pool's last sequence.
  */
 export function planMode(mode: SourceMode, world: ModeWorld): ModePlan {
   if (mode === 'shared') {
+    const none = !world.deploymentExists && world.dedicatedPods === 0;
+    // Every dedicated pod that exists is Ready and confirmed paused: none of them emits any more.
+    const handedOver = world.dedicatedPods > 0 && (world.pausedDedicatedPods ?? 0) === world.dedicatedPods;
+    const canPause =
+      world.deploymentExists &&
+      world.dedicatedPods > 0 &&
+      world.readyDedicatedPods === world.dedicatedPods &&
+      !world.pauseFailed;
+    const place = world.inPool || none || handedOver;
     return {
       applyDeployment: false,
-      deleteDeployment: world.deploymentExists,
-      upsertToPool: !world.deploymentExists && world.dedicatedPods === 0,
+      deleteDeployment: world.deploymentExists && (place || !canPause),
+      upsertToPool: place,
       removeFromPool: false,
       startPaused: false,
       steerDedicated: false,
+      pauseDedicated: !place && canPause,
     };
   }
   return {
+    pauseDedicated: false,
     applyDeployment: true,
     deleteDeployment: false,
     upsertToPool: false,

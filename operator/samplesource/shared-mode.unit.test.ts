@@ -5,11 +5,14 @@ import { parsedSource } from './fixtures.js';
 import type { SharedSourceStatus } from '../pool/pool-sessions.js';
 import {
   computeSharedStatus,
+  handoverOf,
   placedCondition,
   planMode,
+  type Handover,
   type ModePlan,
   type ModeWorld,
 } from './shared-mode.js';
+import type { PodReport } from './status.js';
 
 const NOW = new Date('2026-12-03T08:00:00Z');
 const LATER = new Date('2026-12-03T08:05:00Z');
@@ -136,14 +139,39 @@ describe('planMode (live switch, no double emission)', () => {
     removeFromPool: false,
     startPaused: false,
     steerDedicated: false,
+    pauseDedicated: false,
   };
   test.each<[string, 'dedicated' | 'shared', ModeWorld, Partial<ModePlan>]>([
     ['new shared source goes to the pool', 'shared', w({}), { upsertToPool: true }],
     [
-      'dedicated → shared: Deployment deleted first, not yet on the pool',
+      'dedicated → shared: the Ready dedicated pods are paused first, the Deployment kept',
       'shared',
-      w({ deploymentExists: true, dedicatedPods: 1, readyDedicatedPods: 1 }),
+      w({ deploymentExists: true, dedicatedPods: 2, readyDedicatedPods: 2, pausedDedicatedPods: 1 }),
+      { pauseDedicated: true },
+    ],
+    [
+      'dedicated → shared: every pod confirmed paused: placed on the pool and the Deployment deleted',
+      'shared',
+      w({ deploymentExists: true, dedicatedPods: 2, readyDedicatedPods: 2, pausedDedicatedPods: 2 }),
+      { upsertToPool: true, deleteDeployment: true },
+    ],
+    [
+      'dedicated → shared: a pod not Ready cannot be paused: Deployment deleted first, not yet on the pool',
+      'shared',
+      w({ deploymentExists: true, dedicatedPods: 2, readyDedicatedPods: 1 }),
       { deleteDeployment: true },
+    ],
+    [
+      'dedicated → shared: a pause failed: Deployment deleted first, not yet on the pool',
+      'shared',
+      w({ deploymentExists: true, dedicatedPods: 1, readyDedicatedPods: 1, pauseFailed: true }),
+      { deleteDeployment: true },
+    ],
+    [
+      'dedicated → shared: placed, the paused pods terminating: stays on the pool',
+      'shared',
+      w({ dedicatedPods: 1, inPool: true }),
+      { upsertToPool: true },
     ],
     ['dedicated → shared: pods still terminating, wait', 'shared', w({ dedicatedPods: 1 }), {}],
     ['dedicated → shared: pods gone, placed on the pool', 'shared', w({}), { upsertToPool: true }],
@@ -169,5 +197,54 @@ describe('planMode (live switch, no double emission)', () => {
     ],
   ])('%s', (_name, mode, world, want) => {
     expect(planMode(mode, world)).toEqual({ ...none, ...want });
+  });
+});
+
+describe('handoverOf (dedicated → shared: pause, then the pool continues after the highest sequence)', () => {
+  const pause = (state: PodReport['state'], o: Partial<PodReport> = {}): PodReport => ({
+    generation: 3,
+    state,
+    paused: true,
+    ...o,
+  });
+  test.each<[string, Record<string, PodReport>, Partial<Handover>]>([
+    ['nothing sent yet: pause both', {}, { toPause: ['a', 'b'] }],
+    [
+      'an unpause of this generation, or a pause of an older one: pause again',
+      { a: pause('succeeded', { paused: false, lastSequence: 4 }), b: pause('succeeded', { generation: 2 }) },
+      { toPause: ['a', 'b'] },
+    ],
+    ['pauses in flight: wait, nothing sent twice', { a: pause('pending'), b: pause('pending') }, {}],
+    [
+      'both paused: the highest last sequence',
+      { a: pause('succeeded', { lastSequence: 7 }), b: pause('succeeded', { lastSequence: 9 }) },
+      { paused: ['a', 'b'], lastSequence: 9 },
+    ],
+    [
+      'a pause failed: fall back',
+      { a: pause('failed'), b: pause('succeeded', { lastSequence: 2 }) },
+      { paused: ['b'], failed: true, lastSequence: 2 },
+    ],
+    [
+      'an adapter that reports no sequence cannot hand over exactly: fall back',
+      { a: pause('succeeded'), b: pause('pending') },
+      { failed: true },
+    ],
+    [
+      'a bigint generation compares by value',
+      {
+        a: pause('succeeded', { generation: 3n, lastSequence: 1 }),
+        b: pause('succeeded', { lastSequence: 0 }),
+      },
+      { paused: ['a', 'b'], lastSequence: 1 },
+    ],
+  ])('%s', (_name, reports, want) => {
+    expect(handoverOf(3, ['b', 'a'], new Map(Object.entries(reports)))).toEqual({
+      paused: [],
+      toPause: [],
+      failed: false,
+      lastSequence: 0,
+      ...want,
+    });
   });
 });

@@ -9,7 +9,8 @@ import type { KubeObject } from '../runtime/index.js';
 import type { ObservedWorld, PlanOptions, ReconcilePlan } from './desired-state.js';
 import { readyEvents, statusEvents, type PlannedEvent } from './plan-events.js';
 import { SOURCE_UID_LABEL } from './resources.js';
-import { computeSharedStatus, type ModePlan, type ModeWorld } from './shared-mode.js';
+import type { ApplyStatePayload } from '../../contract/commands.js';
+import { computeSharedStatus, type Handover, type ModePlan, type ModeWorld } from './shared-mode.js';
 import { resolveSink, type SinkResult } from './sink.js';
 import { invalidSpecStatus, statusChanged } from './status.js';
 
@@ -85,16 +86,27 @@ export function planShared(
           : `Moved from pool pod ${before} to ${status.poolPod}`,
     });
   events.push(...statusEvents(source, status));
+  // Dedicated → shared: the dedicated pods are paused first, and the pool continues after the
+  // highest last sequence they reported. Without a sink the pool could not take over: nothing paused.
+  const handover = world.handover;
+  const pause: ApplyStatePayload | undefined =
+    modePlan.pauseDedicated && sink.ok
+      ? { generation: source.metadata.generation, interval: source.spec.interval, paused: true }
+      : undefined;
+  const floor = handover && handover.paused.length > 0 ? { sequenceFloor: handover.lastSequence } : {};
   return {
     source,
     sink,
-    sendTo: [],
+    ...(pause ? { adapterState: pause } : {}),
+    sendTo: pause ? (handover?.toPause ?? []) : [],
     status,
     statusChanged: statusChanged(source.status, status),
     events,
     modePlan,
     // Without a sink the pool keeps what it runs, as a dedicated Deployment is left as it is.
-    ...(modePlan.upsertToPool && sink.ok ? { poolUpsert: sharedSourceOf(source, sink) } : {}),
+    ...(modePlan.upsertToPool && sink.ok
+      ? { poolUpsert: { ...sharedSourceOf(source, sink), ...floor } }
+      : {}),
     ...(deleteDeployment ? { deleteDeployment } : {}),
   };
 }
@@ -115,6 +127,7 @@ export function observeModeWorld(
   pods: readonly KubeObject[],
   readyDedicatedPods: number,
   pool: PoolPort | undefined,
+  handover?: Handover,
 ): { world: ModeWorld; pool: SharedSourceStatus | undefined } {
   const key = `${source.metadata.namespace}/${source.metadata.name}`;
   const status = pool?.status(key);
@@ -124,6 +137,7 @@ export function observeModeWorld(
       dedicatedPods: pods.filter((p) => p.metadata.labels?.[SOURCE_UID_LABEL] === source.metadata.uid).length,
       readyDedicatedPods,
       inPool: status !== undefined,
+      ...(handover ? { pausedDedicatedPods: handover.paused.length, pauseFailed: handover.failed } : {}),
     },
     pool: status,
   };

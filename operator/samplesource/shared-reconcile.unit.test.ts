@@ -9,7 +9,8 @@ import type { SampleSourceStatus } from '../../contract/samplesource.js';
 import type { SharedSource, SharedSourceStatus } from '../pool/pool-sessions.js';
 import type { PoolPort } from '../pool/pool-runnable.js';
 import { planReconcile, type ObservedWorld } from './desired-state.js';
-import type { ModeWorld } from './shared-mode.js';
+import { handoverOf, type ModeWorld } from './shared-mode.js';
+import type { PodReport } from './status.js';
 import type { SessionsPort } from './reconciler.js';
 import { SAMPLESOURCE_RESOURCE } from './resource.js';
 import { adapterDeploymentName, certSecretName } from './names.js';
@@ -139,10 +140,55 @@ describe('planReconcile: shared sources (table)', () => {
       events: [],
     },
     {
-      name: 'switched from dedicated: the Deployment is deleted first, the pool waits',
+      name: 'switched from dedicated: the Ready dedicated pods are paused first, nothing deleted, the pool waits',
       object: shared(),
       world: world({
+        readyPods: ['a', 'b'],
         mode: { ...noSwitch, deploymentExists: true, dedicatedPods: 2, readyDedicatedPods: 2 },
+        handover: handoverOf(1, ['a', 'b'], new Map()),
+      }),
+      sendTo: ['a', 'b'],
+      conditions: {
+        Active: 'Unknown/AwaitingAdapters',
+        ConfigApplied: 'Unknown/AwaitingAdapters',
+        Deployed: 'Unknown/NoPoolPod',
+        Ready: 'Unknown/NoPoolPod',
+        SinkProvided: 'True',
+      },
+      events: [],
+    },
+    {
+      name: 'switched from dedicated, every pod paused: placed continuing after the highest sequence, Deployment deleted',
+      object: shared(),
+      world: world({
+        readyPods: ['a', 'b'],
+        mode: {
+          ...noSwitch,
+          deploymentExists: true,
+          dedicatedPods: 2,
+          readyDedicatedPods: 2,
+          pausedDedicatedPods: 2,
+        },
+        handover: { paused: ['a', 'b'], toPause: [], failed: false, lastSequence: 41 },
+      }),
+      upsert: { generation: 1, sequenceFloor: 41 },
+      deleteDeployment: true,
+      conditions: {
+        Active: 'Unknown/AwaitingAdapters',
+        ConfigApplied: 'Unknown/AwaitingAdapters',
+        Deployed: 'Unknown/NoPoolPod',
+        Ready: 'Unknown/NoPoolPod',
+        SinkProvided: 'True',
+      },
+      events: ['Normal DeploymentDeleted'],
+    },
+    {
+      name: 'switched from dedicated, a pod not Ready (it cannot be paused): the Deployment is deleted first, the pool waits',
+      object: shared(),
+      world: world({
+        readyPods: ['a'],
+        mode: { ...noSwitch, deploymentExists: true, dedicatedPods: 2, readyDedicatedPods: 1 },
+        handover: handoverOf(1, ['a'], new Map()),
       }),
       deleteDeployment: true,
       conditions: {
@@ -315,7 +361,7 @@ class FakePool implements PoolPort {
   constructor(private readonly canned = new Map<string, SharedSourceStatus>()) {}
   upsertSource(source: SharedSource): void {
     this.log.push(
-      `upsert ${source.key} g${String(source.generation)} ${source.interval}${source.paused ? ' paused' : ''}`,
+      `upsert ${source.key} g${String(source.generation)} ${source.interval}${source.paused ? ' paused' : ''}${source.sequenceFloor !== undefined ? ` from ${source.sequenceFloor}` : ''}`,
     );
   }
   removeSource(key: string): void {
@@ -324,18 +370,29 @@ class FakePool implements PoolPort {
   status(key: string): SharedSourceStatus | undefined {
     return this.canned.get(key);
   }
+  floor: number | undefined;
+  sequenceFloor(): number | undefined {
+    return this.floor;
+  }
 }
 
 class FakeSessions implements SessionsPort {
   readonly log: string[] = [];
+  constructor(private readonly canned = new Map<string, PodReport>()) {}
   sync(sourceKey: string, _ns: string, _name: string, pods: readonly { name: string }[]): void {
     this.log.push(`sync ${sourceKey} [${pods.map((p) => p.name).join(',')}]`);
   }
   reports() {
-    return new Map();
+    return this.canned;
   }
-  send(_key: string, pod: string, state: { generation: unknown; paused: boolean }): void {
-    this.log.push(`send ${pod} g${String(state.generation)}${state.paused ? ' paused' : ''}`);
+  send(
+    _key: string,
+    pod: string,
+    state: { generation: unknown; paused: boolean; sequenceFloor?: number },
+  ): void {
+    this.log.push(
+      `send ${pod} g${String(state.generation)}${state.paused ? ' paused' : ''}${state.sequenceFloor !== undefined ? ` from ${state.sequenceFloor}` : ''}`,
+    );
   }
   forget(sourceKey: string): void {
     this.log.push(`forget ${sourceKey}`);
@@ -367,6 +424,10 @@ describe('sampleSourceReconciler: shared mode (table)', () => {
     secret?: boolean;
     pods?: V1Pod[];
     pool?: SharedSourceStatus;
+    /** The dedicated pods' ApplyState reports. */
+    reports?: Map<string, PodReport>;
+    /** The pool's last sequence for the source (a switch back to dedicated). */
+    floor?: number;
     requests: string[];
     poolLog: string[];
     sessions: string[];
@@ -404,11 +465,42 @@ describe('sampleSourceReconciler: shared mode (table)', () => {
       result: 'nothing',
     },
     {
-      name: 'switched from dedicated: its Deployment and certificate Secret are deleted, not yet placed',
+      name: 'switched from dedicated: its Ready pod is paused over its control stream, nothing deleted, not yet placed',
       source: shared(),
       deployment: storedDeployment(SOURCE, SINK_URI, options.adapter),
       secret: true,
       pods: [pod('a', true)],
+      requests: [`GET ${SOURCE_PATH}`, `GET ${SERVICE_PATH}`, `PATCH ${SOURCE_PATH}/status`],
+      poolLog: [],
+      sessions: [`sync ${KEY} [a]`, 'send a g1 paused'],
+      events: [],
+      result: 'nothing',
+    },
+    {
+      name: 'switched from dedicated, the pod confirmed the pause: placed after its last sequence, Deployment and Secret deleted',
+      source: shared(),
+      deployment: storedDeployment(SOURCE, SINK_URI, options.adapter),
+      secret: true,
+      pods: [pod('a', true)],
+      reports: new Map([['a', { generation: 1, state: 'succeeded', paused: true, lastSequence: 41 }]]),
+      requests: [
+        `GET ${SOURCE_PATH}`,
+        `GET ${SERVICE_PATH}`,
+        `DELETE ${DEPLOYMENT_PATH}`,
+        `DELETE ${SECRET_PATH}`,
+        `PATCH ${SOURCE_PATH}/status`,
+      ],
+      poolLog: [`upsert ${KEY} g1 10s from 41`],
+      sessions: [`sync ${KEY} [a]`],
+      events: ['Normal DeploymentDeleted'],
+      result: 'nothing',
+    },
+    {
+      name: 'switched from dedicated, its pod not Ready (it cannot be paused): Deployment and Secret deleted first, not yet placed',
+      source: shared(),
+      deployment: storedDeployment(SOURCE, SINK_URI, options.adapter),
+      secret: true,
+      pods: [pod('a', false)],
       requests: [
         `GET ${SOURCE_PATH}`,
         `GET ${SERVICE_PATH}`,
@@ -445,6 +537,19 @@ describe('sampleSourceReconciler: shared mode (table)', () => {
       result: 'renewal',
     },
     {
+      name: 'switched back to dedicated, the pool let go: the pod is steered, continuing after the pool’s last sequence',
+      source: dedicated(),
+      deployment: storedDeployment(validSource(dedicated({ paused: true })), SINK_URI, options.adapter),
+      secret: true,
+      pods: [pod('a', true)],
+      floor: 57,
+      requests: [`GET ${SOURCE_PATH}`, `GET ${SERVICE_PATH}`, `PATCH ${SOURCE_PATH}/status`],
+      poolLog: [],
+      sessions: [`sync ${KEY} [a]`, 'send a g1 from 57'],
+      events: [],
+      result: 'renewal',
+    },
+    {
       name: 'deleted: the pool lets it go',
       requests: [`GET ${SOURCE_PATH}`],
       poolLog: [`remove ${KEY}`],
@@ -461,7 +566,8 @@ describe('sampleSourceReconciler: shared mode (table)', () => {
     if (row.secret) objects[SECRET_PATH] = certSecret;
     const client = new RecordingFakeClient(objects);
     const pool = new FakePool(new Map(row.pool ? [[KEY, row.pool]] : []));
-    const sessions = new FakeSessions();
+    pool.floor = row.floor;
+    const sessions = new FakeSessions(row.reports);
     const { reconcile, events } = fixtureReconciler({
       client,
       sources: cacheOf([row.source ?? shared()]),

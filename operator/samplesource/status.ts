@@ -52,6 +52,10 @@ export interface PodReport {
   message?: string;
   /** Digest of the sink the command carried (adapter-sink.ts sinkKey); absent when it carried none. */
   sinkKey?: string;
+  /** The paused value the command carried (a dedicated → shared handover pauses the pods first). */
+  paused?: boolean;
+  /** Last heartbeat sequence the adapter reported with its result (succeeded only; older adapters omit it). */
+  lastSequence?: number;
 }
 
 /** What the reconcile saw of the adapter Deployment. */
