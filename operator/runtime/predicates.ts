@@ -41,3 +41,12 @@ export function anyOf<T extends KubeObject>(...predicates: Predicate<T>[]): Pred
     delete: (o) => predicates.some((p) => pass(p, 'delete', o)),
   };
 }
+
+/**
+ * Lets updates through only when `project(obj)` changed (compared as JSON), so that writes to
+ * fields a reconciler never reads (status counters, timestamps, managedFields) do not wake it.
+ * Adds and deletes always pass.
+ */
+export function projectionChanged<T extends KubeObject>(project: (obj: T) => unknown): Predicate<T> {
+  return { update: (o, n) => JSON.stringify(project(o)) !== JSON.stringify(project(n)) };
+}

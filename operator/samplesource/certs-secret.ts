@@ -84,6 +84,75 @@ function decode(secret: V1Secret, key: string): string | undefined {
   return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
 }
 
+/** What checkCertSecret reads from a certificate: parsed once per certificate, not once per reconcile. */
+interface CertFacts {
+  certPem: string;
+  validToMs: number;
+  uris: string[];
+  dnsNames: string[];
+  /** Whether each CA bundle checked so far issued it (a signature check costs as much as the parse). */
+  issuedBy: Map<string, boolean>;
+}
+
+/** Parsed certificates by their base64 text (the Secret's tls.crt), oldest first; bounded below. */
+const factsCache = new Map<string, CertFacts | 'unreadable'>();
+/** Enough for every source of a large cluster; past it the oldest entries go (and are parsed again). */
+const FACTS_CACHE_SIZE = 4_096;
+
+/**
+ * The parsed facts of a certificate in base64 PEM (as a Secret holds it). Every reconcile checks its
+ * source's certificate, and parsing and verifying it cost about a millisecond of CPU each time; a
+ * certificate's text never changes its meaning, so it is parsed once.
+ */
+function certFacts(certB64: string): CertFacts | 'unreadable' {
+  const known = factsCache.get(certB64);
+  if (known !== undefined) return known;
+  let facts: CertFacts | 'unreadable';
+  try {
+    const certPem = Buffer.from(certB64, 'base64').toString('utf8');
+    const cert = new X509Certificate(certPem);
+    facts = {
+      certPem,
+      validToMs: new Date(cert.validTo).getTime(),
+      uris: sanUris(certPem),
+      dnsNames: sanDnsNames(certPem),
+      issuedBy: new Map(),
+    };
+  } catch {
+    facts = 'unreadable';
+  }
+  if (factsCache.size >= FACTS_CACHE_SIZE) factsCache.delete(factsCache.keys().next().value!);
+  factsCache.set(certB64, facts);
+  return facts;
+}
+
+function issuedByBundle(facts: CertFacts, caPem: string): boolean {
+  let issued = facts.issuedBy.get(caPem);
+  if (issued === undefined) {
+    // Parsed again here rather than kept: a CA bundle is new only once per source (or rotation).
+    const cert = new X509Certificate(facts.certPem);
+    issued = splitPems(caPem).some((pem) => {
+      try {
+        const caCert = new X509Certificate(pem);
+        return cert.checkIssued(caCert) && cert.verify(caCert.publicKey);
+      } catch {
+        return false;
+      }
+    });
+    // A CA rotation brings a new bundle; the old answers are not needed then.
+    if (facts.issuedBy.size >= 4) facts.issuedBy.clear();
+    facts.issuedBy.set(caPem, issued);
+  }
+  return issued;
+}
+
+/** When the certificate in a source's Secret expires; undefined when it has none or it is unreadable. */
+export function certSecretNotAfter(secret: V1Secret): Date | undefined {
+  const b64 = secret.data?.[CERT_KEY];
+  const facts = b64 === undefined ? 'unreadable' : certFacts(b64);
+  return facts === 'unreadable' ? undefined : new Date(facts.validToMs);
+}
+
 /**
  * Decides whether `secret` still serves `source`: present, controlled by it, readable, issued by
  * the current CA for the source's identity, and not within `renewBeforeMs` of expiry.
@@ -102,38 +171,22 @@ export function checkCertSecret(
     };
   }
   const ca = decode(secret, CA_KEY);
-  const certPem = decode(secret, CERT_KEY);
-  if (!ca || !certPem || !decode(secret, KEY_KEY)) return { action: 'issue', reason: 'Unreadable' };
-  if (ca.trim() !== expect.caPem.trim()) return { action: 'issue', reason: 'CaChanged' };
-  let cert: X509Certificate;
-  let uris: string[];
-  let dnsNames: string[];
-  try {
-    cert = new X509Certificate(certPem);
-    uris = sanUris(certPem);
-    dnsNames = sanDnsNames(certPem);
-  } catch {
+  const certB64 = secret.data?.[CERT_KEY];
+  if (!ca || !certB64 || !decode(secret, CERT_KEY) || !decode(secret, KEY_KEY))
     return { action: 'issue', reason: 'Unreadable' };
-  }
+  if (ca.trim() !== expect.caPem.trim()) return { action: 'issue', reason: 'CaChanged' };
+  const facts = certFacts(certB64);
+  if (facts === 'unreadable') return { action: 'issue', reason: 'Unreadable' };
   // Both names must be there: certificates issued before the DNS SAN existed are issued again.
   if (
-    !uris.includes(adapterIdentity(source.metadata.namespace, source.metadata.name)) ||
-    !dnsNames.includes(adapterServerName(source.metadata.namespace, source.metadata.name))
+    !facts.uris.includes(adapterIdentity(source.metadata.namespace, source.metadata.name)) ||
+    !facts.dnsNames.includes(adapterServerName(source.metadata.namespace, source.metadata.name))
   ) {
     return { action: 'issue', reason: 'WrongIdentity' };
   }
-  const issuedByCa = splitPems(expect.caPem).some((pem) => {
-    try {
-      const caCert = new X509Certificate(pem);
-      return cert.checkIssued(caCert) && cert.verify(caCert.publicKey);
-    } catch {
-      return false;
-    }
-  });
-  if (!issuedByCa) return { action: 'issue', reason: 'NotIssuedByCa' };
+  if (!issuedByBundle(facts, expect.caPem)) return { action: 'issue', reason: 'NotIssuedByCa' };
   const renewBefore = expect.renewBeforeMs ?? DEFAULT_RENEW_BEFORE_MS;
-  if (new Date(cert.validTo).getTime() - expect.now.getTime() <= renewBefore)
-    return { action: 'issue', reason: 'Expiring' };
+  if (facts.validToMs - expect.now.getTime() <= renewBefore) return { action: 'issue', reason: 'Expiring' };
   return { action: 'keep' };
 }
 

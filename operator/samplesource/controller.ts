@@ -28,6 +28,7 @@ import { OPERATOR_IDENTITY } from '../../contract/identities.js';
 import { PoolRunnable } from '../pool/pool-runnable.js';
 import { poolMembers, POOL_POD_SELECTOR } from '../pool/pool-pods.js';
 import { PoolCertificate } from './pool-certificate.js';
+import { deploymentChanged, podChanged } from './child-predicates.js';
 
 /** Options of {@link setupSampleSourceController}. */
 export interface SampleSourceControllerOptions {
@@ -203,16 +204,21 @@ export function setupSampleSourceController(
   controller.watchesChannel(poolChanges);
   // Status writes bump neither generation nor labels: filtering them out avoids a reconcile per write.
   controller.for(sources, anyOf(generationChanged(), metadataChanged()));
-  controller.owns(deployments, owner);
+  // Status counters and timestamps of children are not read: only what a reconcile uses re-queues.
+  controller.owns(deployments, owner, deploymentChanged());
   controller.owns(secrets, owner);
   controller.owns(serviceAccounts, owner);
   // A steered pod turning Ready again (a restarted adapter) is dialled at once, ahead of its reconcile.
   pods.addHandler(dialOnReady(sessions));
   // Pods are owned by ReplicaSets; the source label leads back to the source.
-  controller.watches(pods, (pod: KubeObject) => {
-    const name = pod.metadata.labels?.[SOURCE_NAME_LABEL];
-    return name ? [`${pod.metadata.namespace}/${name}`] : [];
-  });
+  controller.watches(
+    pods,
+    (pod: KubeObject) => {
+      const name = pod.metadata.labels?.[SOURCE_NAME_LABEL];
+      return name ? [`${pod.metadata.namespace}/${name}`] : [];
+    },
+    podChanged(),
+  );
   // A sink Service that appears, changes or goes re-resolves every source pointing at it.
   controller.watches(services, (svc: KubeObject) =>
     sources.lister

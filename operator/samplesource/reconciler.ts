@@ -26,7 +26,12 @@ import { parseSampleSource, type SampleSource } from '../../contract/samplesourc
 import { adapterDeploymentName, certSecretName, sinkServiceAccountName } from './names.js';
 import { buildSinkServiceAccount, isControlledBy } from './sink-identity.js';
 import type { SinkTokens } from './sink-tokens.js';
-import { buildCertSecret, checkCertSecret, CERT_KEY, DEFAULT_RENEW_BEFORE_MS } from './certs-secret.js';
+import {
+  buildCertSecret,
+  certSecretNotAfter,
+  checkCertSecret,
+  DEFAULT_RENEW_BEFORE_MS,
+} from './certs-secret.js';
 import { notAfter } from '../../control/index.js';
 import { planReconcile, type PlanOptions } from './desired-state.js';
 import { sinkRefTarget, type SinkLookup } from './sink.js';
@@ -146,10 +151,9 @@ async function ensureCertSecret(
   const key = `${source.metadata.namespace}/${certSecretName(source)}`;
   const existing = deps.secrets.get(key) as unknown as V1Secret | undefined;
   const verdict = checkCertSecret(source, existing, { caPem: deps.pki.caPem, now });
-  const renewAt = (certPem: string) => new Date(notAfter(certPem).getTime() - DEFAULT_RENEW_BEFORE_MS);
-  if (verdict.action === 'keep') {
-    return renewAt(Buffer.from(existing!.data![CERT_KEY]!, 'base64').toString('utf8'));
-  }
+  const renewAt = (expiry: Date) => new Date(expiry.getTime() - DEFAULT_RENEW_BEFORE_MS);
+  // Kept: the certificate was read and parsed, so its expiry is known.
+  if (verdict.action === 'keep') return renewAt(certSecretNotAfter(existing!)!);
   if (verdict.action === 'conflict') throw new TerminalError(verdict.message);
   const bundle = await deps.pki.issueAdapter(source);
   const secret = buildCertSecret(source, bundle);
@@ -166,7 +170,7 @@ async function ensureCertSecret(
     'CertificateIssued',
     `Issued the adapter certificate in Secret ${secret.metadata!.name} (${verdict.reason})`,
   );
-  return renewAt(bundle.certPem);
+  return renewAt(notAfter(bundle.certPem));
 }
 
 /**
