@@ -243,6 +243,7 @@ async function waitConverged(
   timeoutMs: number,
 ): Promise<{ atMs: number; pods: string[] }> {
   let readySince: { key: string; at: number } | undefined;
+  let last = '';
   return waitFor(
     `${total} sources Ready and placed on ${pods} pods, quiet ${quietMs} ms`,
     timeoutMs,
@@ -255,18 +256,24 @@ async function waitConverged(
       let lastChange = readySince.at;
       let n = 0;
       for (const t of tracked.values()) {
-        if (!t.ready || t.poolPod === undefined || !counts.has(t.poolPod)) return undefined;
+        if (!t.ready || t.poolPod === undefined || !counts.has(t.poolPod)) {
+          last = `a source not Ready on a ready pod (Ready ${t.ready}, poolPod ${t.poolPod ?? '-'}); pods ${key}`;
+          return undefined;
+        }
         counts.set(t.poolPod, counts.get(t.poolPod)! + 1);
         lastChange = Math.max(lastChange, t.poolPodAt ?? 0);
         n++;
       }
       const cap = Math.ceil((1.1 * total) / pods);
       const values = [...counts.values()];
+      last = `${n} Ready on ready pods, per pod ${JSON.stringify(Object.fromEntries(counts))}, cap ${cap}`;
       if (n < total || Math.min(...values) === 0 || Math.max(...values) > cap) return undefined;
       if (performance.now() - lastChange < quietMs) return undefined;
       return { atMs: lastChange, pods: ready };
     },
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last seen: ${last}`);
+  });
 }
 
 /** How a pool pod is killed: its process SIGKILLed, then restarted in place by the node agent (as a kubelet does), or also its Pod deleted at once (a node lost: it never comes back, a replacement is a new pod). */
