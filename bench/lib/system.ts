@@ -19,6 +19,8 @@ export interface BenchSystemOptions {
   adapterNamespaces?: string[];
   /** Extra operator environment (`kubectl set env`), e.g. WORKERS=8. */
   operatorEnv?: string[];
+  /** Second octets of the pod and Service ranges 127.X.0.0/16. Default 61 and 62. */
+  ipRangeOctets?: [number, number];
 }
 
 /** A running system. */
@@ -56,8 +58,8 @@ export async function startBenchSystem(options: BenchSystemOptions = {}): Promis
       logDir: join(cp.logDir, 'pods'),
       workDir: join(cp.logDir, 'agent-work'),
       // Other engineers' e2e runs on this machine use 127.42/127.44: keep out of their way.
-      ipRangeOctet: 61,
-      serviceRangeOctet: 62,
+      ipRangeOctet: options.ipRangeOctets?.[0] ?? 61,
+      serviceRangeOctet: options.ipRangeOctets?.[1] ?? 62,
       ...(options.adapterNamespaces ? { namespaces: [SYSTEM_NAMESPACE, ...options.adapterNamespaces] } : {}),
     });
     await agent.start();
