@@ -351,20 +351,14 @@ const TERMINAL: Record<string, { count: number; messages: number; envelopes: () 
 /** Acks each window flood got before its status (how far the server served it). */
 const floodAcks: number[] = [];
 
-async function terminalStream(client: grpc.Client, kind: string): Promise<void> {
-  const spec = TERMINAL[kind]!;
-  for (let i = 0; i < spec.messages; i++) sent(kind);
-  const call = openStream(client);
-  let acks = 0;
-  await new Promise<void>((resolve) => {
+/** Resolves when `call` ends; a stream ending with an error is an answer to `kind`, no status in 20 s is silence. */
+function awaitStatus(call: BidiCall, kind: string): Promise<void> {
+  return new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
       answered(kind, 'no status in 20 s (left silent)');
       call.cancel();
       resolve();
     }, 20_000);
-    call.on('data', (bytes: Buffer) => {
-      for (const f of decodeEnvelope(bytes).frames) if (f.ack) acks++;
-    });
     call.on('error', (e: grpc.ServiceError) =>
       answered(kind, `stream status ${grpc.status[e.code]}: ${short(e.details)}`),
     );
@@ -372,11 +366,24 @@ async function terminalStream(client: grpc.Client, kind: string): Promise<void> 
       clearTimeout(timer);
       resolve();
     });
-    void (async () => {
-      await writeBytes(call, encodeEnvelope({ frames: [hello()] }));
-      for (const bytes of spec.envelopes()) await writeBytes(call, bytes).catch(() => undefined);
-    })();
   });
+}
+
+async function terminalStream(client: grpc.Client, kind: string): Promise<void> {
+  const spec = TERMINAL[kind]!;
+  for (let i = 0; i < spec.messages; i++) sent(kind);
+  const call = openStream(client);
+  let acks = 0;
+  call.on('data', (bytes: Buffer) => {
+    for (const f of decodeEnvelope(bytes).frames) if (f.ack) acks++;
+  });
+  const ended = awaitStatus(call, kind);
+  // Not awaited: a refused stream may never drain again, and its status is what counts.
+  void (async () => {
+    await writeBytes(call, encodeEnvelope({ frames: [hello()] }));
+    for (const bytes of spec.envelopes()) await writeBytes(call, bytes).catch(() => undefined);
+  })();
+  await ended;
   if (spec.messages > 1) floodAcks.push(acks);
 }
 
@@ -416,22 +423,10 @@ const STREAM_LEVEL: Record<string, { count: number; bytes: () => Buffer }> = {
 async function oneShot(client: grpc.Client, kind: string, bytes: Buffer): Promise<void> {
   sent(kind);
   const call = openStream(client);
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
-      answered(kind, 'no status in 20 s (left silent)');
-      call.cancel();
-      resolve();
-    }, 20_000);
-    call.on('data', () => undefined);
-    call.on('error', (e: grpc.ServiceError) =>
-      answered(kind, `stream status ${grpc.status[e.code]}: ${short(e.details)}`),
-    );
-    call.on('status', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    if (bytes.length > 0) call.write(bytes);
-  });
+  call.on('data', () => undefined);
+  const ended = awaitStatus(call, kind);
+  if (bytes.length > 0) call.write(bytes);
+  await ended;
 }
 
 async function protocolPart() {
