@@ -13,7 +13,7 @@
 //   4. Scale-out 3 -> 4: sources moved (status.poolPod, and at the sink), as a ratio of the ideal 1/4.
 //
 //   npm run bench:pool-cluster -- [--sources 10000] [--probes 100] [--samples 30] [--kills restart,gone]
-//     [--no-sink-moves] [--no-after] [--operator-env K=V,K2=V2]
+//     [--no-sink-moves] [--no-after] [--operator-env K=V,K2=V2] [--ip-octets 71,72]
 // Pod IPs in 127.71.0.0/16 (Services 127.72), away from the other benchmarks' 127.61 and the e2e suite's 127.42.
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -35,6 +35,13 @@ import {
   type Summary,
 } from './lib/report.js';
 import { runBench } from './lib/run.js';
+import {
+  apiserverRequests,
+  cpuSecondsOf,
+  delta,
+  eventCensus,
+  operatorCounters,
+} from './lib/request-counts.js';
 
 const { values } = parseArgs({
   allowNegative: true,
@@ -53,6 +60,8 @@ const { values } = parseArgs({
     after: { type: 'boolean', default: true },
     kills: { type: 'string', default: 'restart,gone' },
     'operator-env': { type: 'string', default: '' },
+    /** Second octets of the pod and Service ranges (127.X/16): two runs at once need two pairs. */
+    'ip-octets': { type: 'string', default: '71,72' },
   },
 });
 const SOURCES = Number(values.sources);
@@ -63,6 +72,7 @@ const CONCURRENCY = Number(values.concurrency);
 const READY_TIMEOUT_MS = Number(values['ready-timeout']) * 1000;
 /** The operator's POOL_DEAD_PEER_BOUND_MS (config/500-operator.yaml leaves the default, 8 s). */
 const BOUND_MS = Number(values['dead-peer-bound-ms']);
+const IP_OCTETS = values['ip-octets'].split(',').map(Number) as [number, number];
 const NS = 'bench-pool';
 const LIVE_NS = 'bench-pool-live';
 const LIVE = 'live';
@@ -509,10 +519,42 @@ async function queueDepth(sys: BenchSystem): Promise<number | undefined> {
   }
 }
 
+/** Per source: reconcile passes, API requests by verb and resource, Events; CPU seconds per process. */
+function printBurstCost(
+  cost: {
+    windowMs: number;
+    requests: Record<string, number>;
+    operator: Record<string, number>;
+    cpuSeconds: Record<string, number>;
+  },
+  n: number,
+): void {
+  const perSource = (v: number) => fmt(v / n, 2);
+  const passes = Object.entries(cost.operator)
+    .filter(([k]) => k.startsWith('reconciles '))
+    .reduce((sum, [, v]) => sum + v, 0);
+  console.log(`\nthe burst's cost (${s(cost.windowMs)} window, all clients), per source of ${n}:`);
+  printTable(
+    ['what', 'total', 'per source'],
+    [
+      ['operator reconcile passes', passes, perSource(passes)],
+      ...Object.entries(cost.operator).map(([k, v]) => [`operator ${k}`, fmt(v), perSource(v)]),
+      ...Object.entries(cost.requests)
+        .filter(([k]) => !k.startsWith('WATCH'))
+        .map(([k, v]) => [`apiserver ${k}`, v, perSource(v)]),
+    ],
+  );
+  console.log(
+    `CPU seconds in the window: ${Object.entries(cost.cpuSeconds)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
+}
+
 async function main(): Promise<void> {
   const operatorEnv = values['operator-env'] ? values['operator-env'].split(',') : [];
   const started = new Date().toISOString();
-  const sys = await startBenchSystem({ adapterNamespaces: [], operatorEnv, ipRangeOctets: [71, 72] });
+  const sys = await startBenchSystem({ adapterNamespaces: [], operatorEnv, ipRangeOctets: IP_OCTETS });
   const client = clientFromKubeConfig(sys.kc);
   const sink = new HeartbeatSink();
   let maxRss = 0;
@@ -582,6 +624,19 @@ async function main(): Promise<void> {
       () => (burstRssPeak = Math.max(burstRssPeak, sys.operatorRss() ?? 0)),
       250,
     );
+    // What the burst costs: API requests by verb (all clients), the operator's passes and Events, CPU per process.
+    const operatorIp = () => sys.agent.podProcess(SYSTEM_NAMESPACE, sys.operatorPod)?.ip;
+    const cpuNow = (): Record<string, number> => ({
+      ...Object.fromEntries(sys.cp.processes.map((p) => [p.name, cpuSecondsOf(p.pid) ?? 0])),
+      operator: cpuSecondsOf(sys.operatorPid()) ?? 0,
+      pool: pods0.reduce(
+        (sum, p) => sum + (cpuSecondsOf(sys.agent.podProcess(SYSTEM_NAMESPACE, p)?.pid) ?? 0),
+        0,
+      ),
+    });
+    const requestsBefore = apiserverRequests();
+    const countersBefore = await operatorCounters(operatorIp());
+    const cpuBefore = cpuNow();
     const t0 = performance.now();
     let createErrors = 0;
     // Probes spread through the burst, not first: they are ordinary sources with a short interval.
@@ -626,6 +681,19 @@ async function main(): Promise<void> {
     }
     burstLoad.push(load());
     clearInterval(burstSampler);
+    const burstCost = {
+      windowMs: performance.now() - t0,
+      requests: delta(requestsBefore, apiserverRequests()),
+      operator: delta(countersBefore, await operatorCounters(operatorIp())),
+      cpuSeconds: Object.fromEntries(
+        Object.entries(cpuNow()).map(([k, v]) => [k, Math.round((v - (cpuBefore[k] ?? 0)) * 10) / 10]),
+      ),
+    };
+    printBurstCost(burstCost, SOURCES);
+    const eventsAtReady = await eventCensus(client, NS).catch(() => ({}));
+    console.log(
+      `Events in ${NS} when all were Ready (by reason, counts summed): ${JSON.stringify(eventsAtReady)}`,
+    );
     const at = (frac: number) => timeline.find((p) => p.ready >= frac * SOURCES)?.atMs;
     console.log(
       allReadyMs !== undefined
@@ -659,6 +727,7 @@ async function main(): Promise<void> {
       load: burstLoad,
       rssIdle,
       burstRssPeak,
+      cost: burstCost,
     };
     // Kills and scale-out compare placements, which need every source placed: skipped otherwise.
     const full = allReadyMs !== undefined && !values['burst-only'];
@@ -671,6 +740,10 @@ async function main(): Promise<void> {
 
     // Pool pod memory: read once every first tick (random phase, at most 30 s) has gone out.
     await sleep(35_000);
+    // Events are written off the reconcile path: what arrived by now.
+    const eventsLater = await eventCensus(client, NS).catch(() => ({}));
+    console.log(`Events in ${NS} 35 s later: ${JSON.stringify(eventsLater)}`);
+    result.events = { atReady: eventsAtReady, later: eventsLater };
     const placed = new Map<string, number>();
     for (const t of tracker.byName.values())
       if (t.poolPod) placed.set(t.poolPod, (placed.get(t.poolPod) ?? 0) + 1);
