@@ -634,7 +634,7 @@ async function main(): Promise<void> {
         0,
       ),
     });
-    const requestsBefore = apiserverRequests();
+    const requestsBefore = await apiserverRequests(sys.cp);
     const countersBefore = await operatorCounters(operatorIp());
     const cpuBefore = cpuNow();
     const t0 = performance.now();
@@ -683,7 +683,7 @@ async function main(): Promise<void> {
     clearInterval(burstSampler);
     const burstCost = {
       windowMs: performance.now() - t0,
-      requests: delta(requestsBefore, apiserverRequests()),
+      requests: delta(requestsBefore, await apiserverRequests(sys.cp)),
       operator: delta(countersBefore, await operatorCounters(operatorIp())),
       cpuSeconds: Object.fromEntries(
         Object.entries(cpuNow()).map(([k, v]) => [k, Math.round((v - (cpuBefore[k] ?? 0)) * 10) / 10]),

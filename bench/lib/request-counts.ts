@@ -3,7 +3,7 @@
 // counters from its /metrics, read before and after the window and subtracted. Both are counters
 // of the real processes; nothing here counts on its own.
 import { readFileSync } from 'node:fs';
-import { kubectl } from '../../test/support/cluster.js';
+import type { ControlPlane } from '../../test/controlplane/controlplane.js';
 
 /** Sums of a Prometheus text exposition's samples of one metric, grouped by `key` of its labels. */
 export function sumSamples(
@@ -27,8 +27,11 @@ export function sumSamples(
 }
 
 /** kube-apiserver's requests so far by `VERB resource[/subresource]` (all clients: subtract two reads). */
-export function apiserverRequests(): Map<string, number> {
-  const text = kubectl(['get', '--raw', '/metrics']);
+export async function apiserverRequests(
+  cp: Pick<ControlPlane, 'adminRequest'>,
+): Promise<Map<string, number>> {
+  const res = await cp.adminRequest('GET', '/metrics');
+  const text = typeof res.body === 'string' ? res.body : '';
   return sumSamples(text, 'apiserver_request_total', (l) =>
     l.resource ? `${l.verb} ${l.resource}${l.subresource ? `/${l.subresource}` : ''}` : undefined,
   );

@@ -41,15 +41,18 @@ interface RingPoint {
   pod: string;
 }
 
-function buildRing(pods: readonly string[], vnodes: number): RingPoint[] {
+/** A pod's points on the ring, sorted; ties broken by pod name so that listing order never matters. */
+export type Ring = readonly RingPoint[];
+
+/** The ring of `pods` (sorted, distinct). */
+export function buildRing(pods: readonly string[], vnodes = DEFAULT_VNODES): Ring {
   const ring: RingPoint[] = [];
   for (const pod of pods) for (let v = 0; v < vnodes; v++) ring.push({ hash: hash32(`${pod}#${v}`), pod });
-  // Ties broken by pod name so the ring is the same whatever order the pods were listed in.
   ring.sort((a, b) => a.hash - b.hash || (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
   return ring;
 }
 
-function firstAtOrAfter(ring: readonly RingPoint[], h: number): number {
+function firstAtOrAfter(ring: Ring, h: number): number {
   let lo = 0;
   let hi = ring.length;
   while (lo < hi) {
@@ -66,26 +69,38 @@ export function capacity(sources: number, pods: number, loadSlack = DEFAULT_LOAD
   return Math.max(1, Math.ceil((sources / pods) * (1 + loadSlack)));
 }
 
+/** A source key with its hash: placement walks keys in this order. */
+export interface HashedKey {
+  key: string;
+  hash: number;
+}
+
+/** The placement order: by hash, then by key. */
+export function compareHashed(a: HashedKey, b: HashedKey): number {
+  return a.hash - b.hash || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
+/** The keys of `sourceKeys` (distinct) in placement order. */
+export function hashedOrder(sourceKeys: Iterable<string>): HashedKey[] {
+  return [...new Set(sourceKeys)].map((key) => ({ key, hash: hash32(key) })).sort(compareHashed);
+}
+
 /**
- * Assigns every source key to one pod. Deterministic: the same sets (in any order) give the
- * same placement. Keys are placed in the order of their hash, so which keys overflow a full pod
- * depends on the membership only.
+ * The bounded-load walk: each key, in placement order, goes to the first pod clockwise from its
+ * hash that still has room. `ordered` must be distinct and sorted by {@link compareHashed}, `ring`
+ * built from the same (sorted, distinct) pods as `podList`.
  */
-export function place(
-  sourceKeys: Iterable<string>,
-  pods: Iterable<string>,
-  options: PlacementOptions = {},
+export function placeOrdered(
+  ordered: readonly HashedKey[],
+  podList: readonly string[],
+  ring: Ring,
+  loadSlack = DEFAULT_LOAD_SLACK,
 ): Placement {
-  const podList = [...new Set(pods)].sort();
-  const keys = [...new Set(sourceKeys)];
   const placement: Placement = new Map();
   if (podList.length === 0) return placement;
-  const ring = buildRing(podList, options.vnodes ?? DEFAULT_VNODES);
-  const cap = capacity(keys.length, podList.length, options.loadSlack ?? DEFAULT_LOAD_SLACK);
+  const cap = capacity(ordered.length, podList.length, loadSlack);
   const load = new Map<string, number>(podList.map((p) => [p, 0]));
-  const hashed = keys.map((key) => ({ key, hash: hash32(key) }));
-  hashed.sort((a, b) => a.hash - b.hash || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  for (const { key, hash } of hashed) {
+  for (const { key, hash } of ordered) {
     // cap·pods ≥ keys, so the walk always finds room within one turn of the ring.
     for (
       let i = firstAtOrAfter(ring, hash), steps = 0;
@@ -102,6 +117,30 @@ export function place(
     }
   }
   return placement;
+}
+
+/** The distinct pods, sorted: the ring and the capacities do not depend on listing order. */
+export function podOrder(pods: Iterable<string>): string[] {
+  return [...new Set(pods)].sort();
+}
+
+/**
+ * Assigns every source key to one pod. Deterministic: the same sets (in any order) give the
+ * same placement. Keys are placed in the order of their hash, so which keys overflow a full pod
+ * depends on the membership only.
+ */
+export function place(
+  sourceKeys: Iterable<string>,
+  pods: Iterable<string>,
+  options: PlacementOptions = {},
+): Placement {
+  const podList = podOrder(pods);
+  return placeOrdered(
+    hashedOrder(sourceKeys),
+    podList,
+    buildRing(podList, options.vnodes ?? DEFAULT_VNODES),
+    options.loadSlack ?? DEFAULT_LOAD_SLACK,
+  );
 }
 
 /** Sources per pod (pods with none included). */

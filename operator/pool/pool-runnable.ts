@@ -21,6 +21,11 @@ export interface PoolPort {
   status(key: string): SharedSourceStatus | undefined;
   /** The last sequence the pool knows for incarnation `uid` of a source it no longer holds (see PoolSessions.sequenceFloor). */
   sequenceFloor(uid: string): number | undefined;
+  /**
+   * Whether the pool is about to report on the source by itself (its change callback re-queues it
+   * soon): its desired generation is on its way to a pod, or placed at the next placement pass.
+   */
+  settling(key: string): boolean;
 }
 
 /** The shared pool's control sessions, one term at a time. Add it to the manager. */
@@ -75,6 +80,11 @@ export class PoolRunnable implements Runnable, PoolPort {
   /** The last sequence the pool knows for a source it let go; undefined outside a term or when none is known. */
   sequenceFloor(uid: string): number | undefined {
     return this.current?.sequenceFloor(uid);
+  }
+
+  /** Whether the pool will report on the source by itself soon; false outside a term. */
+  settling(key: string): boolean {
+    return this.current?.settling(key) ?? false;
   }
 
   /** Number of member pods (for logs and tests). */

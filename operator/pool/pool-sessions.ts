@@ -27,7 +27,7 @@ import {
   SNAPSHOT_PAGE_SIZE,
   type SourceAssignmentInput,
 } from '../../contract/pool.js';
-import { place } from './placement.js';
+import { Placer } from './placer.js';
 
 /** Generations are int64: a number or a bigint; compare by value. */
 function sameGeneration(a: Generation | undefined, b: Generation): boolean {
@@ -46,6 +46,14 @@ export interface PoolPod {
  * `sequenceFloor`: the last sequence its dedicated pods sent before a switch to shared).
  */
 export type SharedSource = Omit<SourceAssignmentInput, 'lastSequence'> & { sequenceFloor?: number };
+
+/**
+ * Shortest time between two placement passes (resync): 10 ms. A change after a quiet spell is
+ * placed at once; in a burst (thousands of upserts and results) the changes of each 10 ms are
+ * placed together, and a pass that took long spaces the next one out to 3 times its duration, so
+ * placement never takes more than about a quarter of the operator's time.
+ */
+export const MIN_PLACEMENT_SPACING_MS = 10;
 
 /** Incarnations (uids) whose last sequence is kept for a source the pool does not hold: 100,000, oldest forgotten first. */
 export const FLOOR_MEMORY = 100_000;
@@ -143,6 +151,10 @@ export class PoolSessions {
   private version = Date.now() * 1_000;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
+  /** The source keys in placement order and the last placement (recomputed only when keys or members change). */
+  private readonly placer = new Placer();
+  /** When the last placement pass ended and how long it took (performance.now() ms): spaces the next one. */
+  private lastPass = { endedAt: -Infinity, tookMs: 0 };
   private running = false;
 
   constructor(private readonly options: PoolSessionsOptions) {}
@@ -194,8 +206,10 @@ export class PoolSessions {
       // A sink that moved keeps the generation: send it again all the same.
       if (JSON.stringify(book.desired.sink) !== JSON.stringify(desired.sink)) book.sentGeneration = undefined;
       book.desired = desired;
-    } else
+    } else {
       this.sources.set(source.key, { desired, phase: 'unplaced', lastSequence: floor, startSequence: 0 });
+      this.placer.add(source.key);
+    }
     this.schedule();
   }
 
@@ -204,6 +218,7 @@ export class PoolSessions {
     const book = this.sources.get(key);
     if (!book) return;
     this.sources.delete(key);
+    this.placer.delete(key);
     this.raiseFloor(book.desired.uid, book.lastSequence);
     if (book.owner) {
       // Until the owner confirms, the source may still be emitting there (status phase releasing).
@@ -250,6 +265,20 @@ export class PoolSessions {
   /** Keys of the shared sources known. */
   sourceKeys(): string[] {
     return [...this.sources.keys()];
+  }
+
+  /**
+   * Whether this term will report on `key` by itself soon (onChange follows): its desired
+   * generation was sent to a pod and awaits the result, or it waits for a placement pass that has
+   * a pod with a ready session to send it to. False for a source moving, orphaned or rejected.
+   */
+  settling(key: string): boolean {
+    const b = this.sources.get(key);
+    if (!b || !this.running || !this.gateOpen || this.letGo.has(key)) return false;
+    if (b.phase === 'starting') return true;
+    if (b.phase === 'running') return !sameGeneration(b.appliedGeneration, b.desired.generation);
+    if (b.phase !== 'unplaced') return false;
+    return this.placeable(performance.now()).some((p) => this.pods.get(p)?.client.state === 'ready');
   }
 
   /** Status of one shared source. */
@@ -325,13 +354,21 @@ export class PoolSessions {
     return s.lostAt !== undefined && now - s.lostAt >= this.deadPeerBoundMs;
   }
 
+  /** Asks for a placement pass: at once after a quiet spell, else coalesced (see {@link MIN_PLACEMENT_SPACING_MS}). */
   private schedule(): void {
     if (this.scheduled || !this.running) return;
     this.scheduled = true;
-    queueMicrotask(() => {
+    const run = () => {
       this.scheduled = false;
+      const started = performance.now();
       this.resync();
-    });
+      const endedAt = performance.now();
+      this.lastPass = { endedAt, tookMs: endedAt - started };
+    };
+    const spacing = Math.max(MIN_PLACEMENT_SPACING_MS, 3 * this.lastPass.tookMs);
+    const wait = this.lastPass.endedAt + spacing - performance.now();
+    if (wait <= 0) queueMicrotask(run);
+    else setTimeout(run, wait);
   }
 
   /** Level-triggered: brings every source one step closer to its placed owner. */
@@ -344,7 +381,7 @@ export class PoolSessions {
       this.wakeAt(this.startedAt + this.deadPeerBoundMs);
       return;
     }
-    const target = place(this.sources.keys(), this.placeable(now));
+    const target = this.placer.placement(this.placeable(now));
     let wakeAt = Infinity;
     for (const [key, book] of this.sources) {
       const want = target.get(key);

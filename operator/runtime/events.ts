@@ -1,7 +1,9 @@
-// An event recorder writing core/v1 Events, with client-go's defences against a hot loop:
-// identical events (object, type, reason, message) within a window become one Event whose
-// count grows; writes are coalesced (many records, one PATCH); and a per-object token bucket
-// drops what is left of a flood. Recording never blocks or fails the caller.
+// An event recorder writing core/v1 Events, with client-go's defences against a hot loop and a
+// flood: identical events (object, type, reason, message) within a window become one Event whose
+// count grows; writes are coalesced (many records, one PATCH); a per-object token bucket drops
+// what is left of a flood; and the writes happen off the caller's path, a few at a time, from a
+// bounded queue whose overflow is dropped and counted (client-go's broadcaster drops past 1,000
+// queued events). Recording never blocks or fails the caller.
 import { isNotFound, type KubeClient } from './client.js';
 import { formatTime } from './conditions.js';
 import { PatchType } from './status.js';
@@ -24,9 +26,26 @@ export interface EventRecorderOptions {
   burst?: number;
   /** One more event per object allowed every this often. Default 5 minutes. */
   refillIntervalMs?: number;
+  /** Events recorded and not yet written (waiting or in flight) at most; a new one past it is dropped and counted. Default {@link DEFAULT_MAX_PENDING_EVENTS}. */
+  maxPending?: number;
+  /** Event writes in flight at once. Default {@link DEFAULT_EVENT_WRITERS}. */
+  writers?: number;
+  /** Written events remembered for folding (oldest forgotten first; a later repeat starts a new Event). Default 4,096, as client-go. */
+  maxRemembered?: number;
   logger?: Logger;
   metrics?: RuntimeMetrics;
 }
+
+/**
+ * Events waiting to be written at most: 30,000, three Events each for 10,000 sources created at
+ * once (a few MB), so such a burst loses none while the API server is slow.
+ */
+export const DEFAULT_MAX_PENDING_EVENTS = 30_000;
+/**
+ * Event writes in flight at once: 2. Events share the API server with the status writes a user
+ * waits for; two writers keep them flowing without taking the reconcile workers' share.
+ */
+export const DEFAULT_EVENT_WRITERS = 2;
 
 interface Entry {
   namespace: string;
@@ -41,20 +60,52 @@ interface Entry {
   last: Date;
 }
 
-/** Records Events about objects, aggregated and rate limited. */
+/** What the recorder did so far (the same figures as its metrics, for tests and logs). */
+export interface EventRecorderStats {
+  /** Events created (POST) and updated with a new count (PATCH). */
+  created: number;
+  updated: number;
+  /** Writes the API server refused or that failed (not retried: events are best effort). */
+  failed: number;
+  /** Recorded events dropped because {@link EventRecorderOptions.maxPending} were waiting. */
+  droppedQueueFull: number;
+  /** Recorded events dropped by the per-object token bucket. */
+  droppedRateLimited: number;
+}
+
+/** Records Events about objects, aggregated, rate limited and written asynchronously. */
 export class EventRecorder {
+  /** Every event known, oldest first: the ones waiting, in flight, and written ones kept for folding. */
   private readonly entries = new Map<string, Entry>();
+  /** Keys waiting to be written, in the order recorded (never one in flight: see {@link inFlight}). */
   private readonly dirty = new Set<string>();
+  /** Keys being written: a repeat meanwhile waits for the write to end, so one Event is never created twice. */
+  private readonly inFlight = new Set<string>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  private draining?: Promise<void>;
+  private writersRunning = 0;
+  private idle: Array<() => void> = [];
+  /** Entries count at which written entries are forgotten again (amortises the scan). */
+  private forgetAt: number;
   private readonly log: Logger;
   private serial = 0;
+  readonly stats: EventRecorderStats = {
+    created: 0,
+    updated: 0,
+    failed: 0,
+    droppedQueueFull: 0,
+    droppedRateLimited: 0,
+  };
 
   constructor(
     private readonly client: KubeClient,
     private readonly options: EventRecorderOptions,
   ) {
     this.log = (options.logger ?? silentLogger()).child({ recorder: options.component });
+    this.forgetAt = this.maxRemembered;
+  }
+
+  private get maxRemembered(): number {
+    return this.options.maxRemembered ?? 4096;
   }
 
   /** Records an event about `obj` (which needs apiVersion and kind). Fire and forget. */
@@ -68,13 +119,29 @@ export class EventRecorder {
     if (entry && now.getTime() - entry.last.getTime() < window) {
       entry.count++;
       entry.last = now;
+      // Most recently used last: the oldest entries are the ones forgotten.
+      this.entries.delete(key);
+      this.entries.set(key, entry);
       this.options.metrics?.eventsAggregated.inc({ outcome: 'folded' });
     } else {
+      if (this.pending >= (this.options.maxPending ?? DEFAULT_MAX_PENDING_EVENTS)) {
+        this.stats.droppedQueueFull++;
+        this.options.metrics?.eventsAggregated.inc({ outcome: 'queue_full' });
+        // Once per thousand, not once per event: a flood must not become a flood of logs.
+        if (this.stats.droppedQueueFull % 1000 === 1)
+          this.log.warn(
+            { dropped: this.stats.droppedQueueFull, pending: this.pending },
+            'events dropped: too many waiting to be written',
+          );
+        return;
+      }
       if (!this.allow(uid, now.getTime())) {
+        this.stats.droppedRateLimited++;
         this.options.metrics?.eventsAggregated.inc({ outcome: 'dropped' });
         this.log.debug({ reason }, 'event dropped by the per-object rate limit');
         return;
       }
+      this.entries.delete(key);
       this.entries.set(key, {
         namespace: obj.metadata.namespace ?? 'default',
         involved: {
@@ -94,17 +161,10 @@ export class EventRecorder {
         last: now,
       });
     }
-    this.dirty.add(key);
-    this.pruneOld(now.getTime(), window);
-    this.kick();
-  }
-
-  private kick(): void {
-    this.draining ??= this.drain().finally(() => {
-      this.draining = undefined;
-      // Something may have been recorded between the loop's last check and now.
-      if (this.dirty.size > 0) this.kick();
-    });
+    // One in flight is queued again when its write ends (the count it wrote is behind).
+    if (!this.inFlight.has(key)) this.dirty.add(key);
+    this.forgetOld(now.getTime());
+    this.startWriters();
   }
 
   /** Records a Normal event. */
@@ -117,16 +177,51 @@ export class EventRecorder {
     this.event(obj, 'Warning', reason, message);
   }
 
+  /** Events recorded and not yet written: waiting, or in flight. */
+  get pending(): number {
+    return this.dirty.size + this.inFlight.size;
+  }
+
   /** Resolves once every recorded event has been written (or failed). */
   async flush(): Promise<void> {
-    while (this.draining) await this.draining;
+    if (this.writersRunning === 0 && this.dirty.size === 0) return;
+    await new Promise<void>((resolve) => this.idle.push(resolve));
+  }
+
+  private startWriters(): void {
+    const writers = Math.max(1, this.options.writers ?? DEFAULT_EVENT_WRITERS);
+    while (this.writersRunning < writers && this.dirty.size > 0) {
+      this.writersRunning++;
+      void this.writeLoop().finally(() => {
+        this.writersRunning--;
+        if (this.writersRunning === 0 && this.dirty.size === 0)
+          for (const done of this.idle.splice(0)) done();
+        else this.startWriters();
+      });
+    }
+  }
+
+  private async writeLoop(): Promise<void> {
+    while (this.dirty.size > 0) {
+      const key = this.dirty.values().next().value as string;
+      this.dirty.delete(key);
+      const entry = this.entries.get(key);
+      if (!entry || entry.written === entry.count) continue;
+      this.inFlight.add(key);
+      try {
+        await this.write(entry);
+      } finally {
+        this.inFlight.delete(key);
+        // Folded into while it was written: its new count goes out as a PATCH.
+        if (this.entries.get(key) === entry && entry.written !== entry.count) this.dirty.add(key);
+      }
+    }
   }
 
   private allow(uid: string, now: number): boolean {
     const burst = this.options.burst ?? 25;
-    const refill = this.options.refillIntervalMs ?? 300_000;
     const b = this.buckets.get(uid) ?? { tokens: burst, at: now };
-    b.tokens = Math.min(burst, b.tokens + (now - b.at) / refill);
+    b.tokens = this.refilled(b, now);
     b.at = now;
     this.buckets.set(uid, b);
     if (b.tokens < 1) return false;
@@ -134,19 +229,26 @@ export class EventRecorder {
     return true;
   }
 
-  private pruneOld(now: number, window: number): void {
-    if (this.entries.size < 4096) return;
-    for (const [key, e] of this.entries)
-      if (now - e.last.getTime() > window && !this.dirty.has(key)) this.entries.delete(key);
+  private refilled(b: { tokens: number; at: number }, now: number): number {
+    const refill = this.options.refillIntervalMs ?? 300_000;
+    return Math.min(this.options.burst ?? 25, b.tokens + (now - b.at) / refill);
   }
 
-  private async drain(): Promise<void> {
-    while (this.dirty.size > 0) {
-      const key = this.dirty.values().next().value as string;
-      this.dirty.delete(key);
-      const entry = this.entries.get(key);
-      if (entry && entry.written !== entry.count) await this.write(entry);
+  /**
+   * Forgets written entries, oldest first, down to {@link EventRecorderOptions.maxRemembered}, and
+   * token buckets that are full again (the object's next event would find a fresh one anyway).
+   * Runs only when the map has grown by a quarter of the bound since the last time.
+   */
+  private forgetOld(now: number): void {
+    if (this.entries.size <= this.forgetAt) return;
+    const max = this.maxRemembered;
+    for (const key of this.entries.keys()) {
+      if (this.entries.size <= max) break;
+      if (!this.dirty.has(key) && !this.inFlight.has(key)) this.entries.delete(key);
     }
+    const burst = this.options.burst ?? 25;
+    for (const [uid, b] of this.buckets) if (this.refilled(b, now) >= burst) this.buckets.delete(uid);
+    this.forgetAt = this.entries.size + Math.max(64, max >> 2);
   }
 
   private async write(e: Entry): Promise<void> {
@@ -160,6 +262,8 @@ export class EventRecorder {
             body: { count, lastTimestamp: formatTime(e.last) },
           });
           e.written = count;
+          this.stats.updated++;
+          this.options.metrics?.eventsWritten.inc({ outcome: 'updated' });
           return;
         } catch (err) {
           // The Event expired (TTL) or was deleted: start a new one.
@@ -186,7 +290,11 @@ export class EventRecorder {
       });
       e.name = name;
       e.written = count;
+      this.stats.created++;
+      this.options.metrics?.eventsWritten.inc({ outcome: 'created' });
     } catch (err) {
+      this.stats.failed++;
+      this.options.metrics?.eventsWritten.inc({ outcome: 'failed' });
       this.log.warn({ err: (err as Error).message, reason: e.reason }, 'could not write an event');
       e.written = count; // do not retry forever: events are best effort
     }

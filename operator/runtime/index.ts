@@ -3,6 +3,7 @@
 export * from './client.js';
 export * from './objects.js';
 export * from './cache.js';
+export * from './own-writes.js';
 export * from './sleep.js';
 export { Backoff, backoffDelay, type BackoffOptions } from '../../control/backoff.js';
 export * from './informer.js';

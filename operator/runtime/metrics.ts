@@ -21,8 +21,10 @@ export class RuntimeMetrics {
   readonly relists: Counter<'resource'>;
   /** 1 while this instance holds the leader lease. */
   readonly isLeader: Gauge<'lease'>;
-  /** Events dropped or folded into an existing one by the recorder's aggregation. */
+  /** Events folded into an existing one (folded), or dropped by the per-object rate limit (dropped) or a full queue (queue_full). */
   readonly eventsAggregated: Counter<'outcome'>;
+  /** Event writes by outcome: created (POST), updated (PATCH of the count), failed. */
+  readonly eventsWritten: Counter<'outcome'>;
 
   constructor(options: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     const registers = [(this.registry = options.registry ?? new Registry())];
@@ -79,6 +81,12 @@ export class RuntimeMetrics {
     this.eventsAggregated = new Counter({
       name: 'events_aggregated_total',
       help: 'Events folded into an existing one or dropped',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.eventsWritten = new Counter({
+      name: 'events_written_total',
+      help: 'Event writes to the API server by outcome',
       labelNames: ['outcome'],
       registers,
     });

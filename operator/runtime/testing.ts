@@ -40,7 +40,7 @@ function applyMergePatch(target: unknown, patch: unknown): unknown {
  * A KubeClient over an in-memory map of objects by path (`/api/v1/namespaces/ns/secrets/name`).
  * GET serves the object or 404; POST stores under `<path>/<metadata.name>` (409 if present); PUT
  * replaces; PATCH of `<path>/status` merge-patches the status (409 if the patch's resourceVersion
- * is stale); DELETE removes (404 if absent). Every write bumps resourceVersion. Everything is recorded in `requests`.
+ * is stale), PATCH of another path merge-patches the object; DELETE removes (404 if absent). Every write bumps resourceVersion. Everything is recorded in `requests`.
  */
 export class RecordingFakeClient implements KubeClient {
   readonly requests: RecordedRequest[] = [];
@@ -124,6 +124,14 @@ export class RecordingFakeClient implements KubeClient {
         throw new ApiError(`${at}: resourceVersion ${guard} is stale`, 409, 'Conflict');
       const next = bump({ ...obj, status: applyMergePatch(obj.status, patch.status) });
       this.objects.set(at, next);
+      return next;
+    }
+    if (method === 'PATCH') {
+      // A merge patch of the whole object (an Event's count), unguarded.
+      const obj = this.objects.get(path);
+      if (!obj) throw notFound();
+      const next = bump(applyMergePatch(obj, body) as Stored);
+      this.objects.set(path, next);
       return next;
     }
     if (method === 'DELETE') {

@@ -1,7 +1,8 @@
 // A work queue of keys with client-go's guarantees: a key waiting in the queue is held once
 // however often it is added; a key being processed is never handed to a second worker (an add
 // during processing is remembered and delivered after `done`); delayed adds keep the earliest
-// time; failures are retried through a rate limiter.
+// time; failures are retried through a rate limiter. Unlike client-go, an immediate add drops a
+// delayed add of the same key (the pass it brings asks for its own delay again).
 import { defaultRateLimiter, type RateLimiter } from './rate-limiter.js';
 import { SYSTEM_CLOCK, type Clock, type ClockTimer } from '../../control/clock.js';
 
@@ -51,9 +52,19 @@ export class WorkQueue {
     return this.shuttingDown;
   }
 
-  /** Marks `key` as needing work; a no-op if it is already waiting. */
+  /**
+   * Marks `key` as needing work; a no-op if it is already waiting. A delayed add of the key
+   * pending is dropped: the pass this add brings decides again when to come back (a reconcile
+   * asks for its requeue-after on every pass), so a key woken early is not reconciled twice.
+   */
   add(key: string): void {
-    if (this.shuttingDown || this.dirty.has(key)) return;
+    if (this.shuttingDown) return;
+    const delayed = this.waiting.get(key);
+    if (delayed) {
+      delayed.timer.cancel();
+      this.waiting.delete(key);
+    }
+    if (this.dirty.has(key)) return;
     this.dirty.add(key);
     this.options.onAdd?.();
     // Being processed: `done` will queue it again, so one worker per key holds.

@@ -57,6 +57,31 @@ describe('WorkQueue', () => {
     q.shutdown();
   });
 
+  it.each([
+    { name: 'waiting', processing: false },
+    { name: 'being processed', processing: true },
+  ])('an add now drops a delayed add of the key (key $name), on virtual time', async ({ processing }) => {
+    const clock = new ManualClock();
+    const q = new WorkQueue({ clock });
+    if (processing) {
+      q.add('a');
+      await q.get();
+    }
+    q.addAfter('a', 1_000);
+    q.addAfter('b', 1_000);
+    q.add('a');
+    if (processing) q.done('a');
+    expect(await q.get()).toBe('a');
+    q.done('a');
+    await clock.advance(1_000);
+    // b's delayed add is due; a's was dropped by the add now, so a does not come a second time.
+    expect(await q.get()).toBe('b');
+    q.done('b');
+    await clock.advance(5_000);
+    expect(q.length).toBe(0);
+    q.shutdown();
+  });
+
   it('retries after the rate-limited delay, on virtual time', async () => {
     const clock = new ManualClock();
     const q = new WorkQueue({ clock, rateLimiter: defaultRateLimiter({ baseDelayMs: 100, clock }) });

@@ -14,6 +14,8 @@ import {
 import { buildCertSecret } from './certs-secret.js';
 import { OperatorPki } from './operator-pki.js';
 import { sampleSourceReconciler, type SampleSourceReconcilerDeps } from './reconciler.js';
+import type { PoolPort } from '../pool/pool-runnable.js';
+import type { SharedSource, SharedSourceStatus } from '../pool/pool-sessions.js';
 import {
   buildAdapterDeployment,
   SOURCE_NAME_LABEL,
@@ -142,18 +144,20 @@ export function conditionsOf(status: unknown): Record<string, string> {
 }
 
 /**
- * The reconciler of demo/sample-source over `deps`, at {@link NOW}, recording Events as
+ * The reconciler of demo/sample-source over `deps`, at {@link NOW} (or `deps.now`), recording Events as
  * "Type Reason"; `reconcile()` runs one pass (a first attempt, not a retry).
  */
-export function fixtureReconciler(deps: Omit<SampleSourceReconcilerDeps, 'recorder' | 'now'>): {
+export function fixtureReconciler(
+  deps: Omit<SampleSourceReconcilerDeps, 'recorder' | 'now'> & { now?: () => Date },
+): {
   reconcile: () => Promise<Result | void>;
   events: string[];
 } {
   const events: string[] = [];
   const reconciler = sampleSourceReconciler({
+    now: () => NOW,
     ...deps,
     recorder: { event: (_obj, type, reason) => void events.push(`${type} ${reason}`) },
-    now: () => NOW,
   });
   const ctx = {
     key: 'demo/sample-source',
@@ -162,4 +166,30 @@ export function fixtureReconciler(deps: Omit<SampleSourceReconcilerDeps, 'record
     retries: 0,
   };
   return { reconcile: () => reconciler({ namespace: 'demo', name: 'sample-source' }, ctx), events };
+}
+
+/** The pool as the reconciler sees it: what was upserted and removed, and canned statuses. */
+export class FakePool implements PoolPort {
+  readonly log: string[] = [];
+  constructor(readonly canned = new Map<string, SharedSourceStatus>()) {}
+  upsertSource(source: SharedSource): void {
+    this.log.push(
+      `upsert ${source.key} g${String(source.generation)} ${source.interval}${source.paused ? ' paused' : ''}${source.sequenceFloor !== undefined ? ` from ${source.sequenceFloor}` : ''}`,
+    );
+  }
+  removeSource(key: string): void {
+    this.log.push(`remove ${key}`);
+  }
+  status(key: string): SharedSourceStatus | undefined {
+    return this.canned.get(key);
+  }
+  floor: number | undefined;
+  sequenceFloor(): number | undefined {
+    return this.floor;
+  }
+  /** Keys the pool is about to report on by itself. */
+  readonly settlingKeys = new Set<string>();
+  settling(key: string): boolean {
+    return this.settlingKeys.has(key);
+  }
 }

@@ -18,6 +18,7 @@ import {
   type KubeClient,
   type KubeObject,
   type Lister,
+  OwnWrites,
   type Reconciler,
   type Request,
 } from '../runtime/index.js';
@@ -256,7 +257,7 @@ async function deleteDedicated(deps: SampleSourceReconcilerDeps, source: SampleS
   }
 }
 
-/** Reads the source from the API server (the cache may lag our own last status write); undefined when gone. */
+/** Reads the source from the API server (after a conflict: the cache was behind); undefined when gone. */
 async function readSource(client: KubeClient, key: string): Promise<SourceObject | undefined> {
   const { namespace, name } = parseKey(key);
   try {
@@ -274,24 +275,57 @@ async function readSource(client: KubeClient, key: string): Promise<SourceObject
 type SourceObject = KubeObject & { status?: unknown };
 
 /**
- * Builds the reconciler function for SampleSources. One pass: read the source once, plan once
- * against it, act on the plan; the status patch is guarded by the read resourceVersion, and a
- * conflict (someone wrote in between) re-queues the source to plan again against the newer object.
+ * The longest a shared source's status write waits for the pool's own report (its result re-queues
+ * the source): 5 s. Past it the status as it stands is written, so a pool that never answers still
+ * shows on the source.
+ */
+export const POOL_SETTLE_HOLD_MS = 5_000;
+
+/**
+ * Builds the reconciler function for SampleSources. One pass: take the source from the informer
+ * cache (or the status this reconciler wrote a moment ago, while the cache has not seen it), plan
+ * once against it, act on the plan; the status patch is guarded by that resourceVersion, and a
+ * conflict (the cache was behind, or someone wrote in between) re-queues the source, whose next
+ * pass reads it fresh from the API server. Events are recorded only once the status they describe
+ * is written (or needed no write), so a pass that loses a conflict records nothing twice.
  */
 export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconciler {
   const clock = deps.now ?? (() => new Date());
+  const ownWrites = new OwnWrites<SourceObject>({ cached: (key) => deps.sources.get(key) });
+  /** Keys whose last status write met a conflict: their next pass reads the source fresh. */
+  const readFresh = new Set<string>();
+  /** Shared sources whose status write waits for the pool's report: since when, for which generation. */
+  const holding = new Map<string, { generation: number; since: number }>();
+  /** How much longer the status of `key` may wait for the pool; undefined: write it now. */
+  const holdFor = (key: string, generation: number): number | undefined => {
+    if (!deps.pool?.settling(key)) return undefined;
+    const now = clock().getTime();
+    let hold = holding.get(key);
+    if (hold?.generation !== generation) holding.set(key, (hold = { generation, since: now }));
+    const left = hold.since + POOL_SETTLE_HOLD_MS - now;
+    return left > 0 ? left : undefined;
+  };
+  /** A source that is gone: children go with their owner (garbage collection); only the sessions are ours to close. */
+  const forgetSource = (key: string) => {
+    deps.sessions.forget(key);
+    deps.tracker?.untrack(key);
+    deps.sinkIdentity?.tokens.forget(key);
+    deps.pool?.removeSource(key);
+    ownWrites.forget(key);
+    readFresh.delete(key);
+    holding.delete(key);
+  };
   return async (_request: Request, ctx) => {
     const key = ctx.key;
-    const cached = deps.sources.get(key);
-    const raw = cached && !cached.metadata.deletionTimestamp ? await readSource(deps.client, key) : undefined;
-    if (!raw) {
-      // Children go with their owner (garbage collection); only the sessions are ours to close.
-      deps.sessions.forget(key);
-      deps.tracker?.untrack(key);
-      deps.sinkIdentity?.tokens.forget(key);
-      deps.pool?.removeSource(key);
-      return;
+    const known = ownWrites.get(key);
+    let raw: SourceObject | undefined;
+    if (known && !known.metadata.deletionTimestamp) {
+      if (readFresh.delete(key)) {
+        ownWrites.forget(key);
+        raw = await readSource(deps.client, key);
+      } else raw = known;
     }
+    if (!raw) return forgetSource(key);
     const parsed = parseSampleSource(raw);
     const now = clock();
     let world: Parameters<typeof planReconcile>[1] = { readyPods: [], reports: new Map(), now };
@@ -360,17 +394,30 @@ export function sampleSourceReconciler(deps: SampleSourceReconcilerDeps): Reconc
       if (plan.sendTo.length > 0)
         ctx.log.info({ pods: plan.sendTo, state: plan.adapterState }, 'sent desired state');
     }
-    for (const e of plan.events) deps.recorder.event(raw, e.type, e.reason, e.message);
-
+    // A shared source just sent to the pool (or sent a new generation) has nothing to tell yet: the
+    // pool's result re-queues it within moments, and that pass writes the status once, Ready or not.
+    const holdMs =
+      plan.poolUpsert && plan.statusChanged && plan.events.length === 0
+        ? holdFor(key, raw.metadata.generation ?? 0)
+        : undefined;
+    if (holdMs !== undefined) return { requeueAfterMs: holdMs };
+    holding.delete(key);
     if (plan.status && plan.statusChanged) {
       try {
-        await writeStatus(deps.client, SAMPLESOURCE_RESOURCE, raw, plan.status);
+        const written = await writeStatus(deps.client, SAMPLESOURCE_RESOURCE, raw, plan.status);
+        ownWrites.remember(key, raw.metadata.resourceVersion, written);
       } catch (err) {
-        if (isNotFound(err)) return; // deleted while we worked
-        if (isConflict(err)) return { requeue: true }; // written meanwhile: plan again against it
+        // Deleted while we worked, or before the cache was told: the same as a pass that found it gone.
+        if (isNotFound(err)) return forgetSource(key);
+        if (isConflict(err)) {
+          // Our view was behind (or someone wrote meanwhile): plan again against the object as stored.
+          readFresh.add(key);
+          return { requeue: true };
+        }
         throw err;
       }
     }
+    for (const e of plan.events) deps.recorder.event(raw, e.type, e.reason, e.message);
     // A sink we may not read (RBAC) or could not read has no watch to tell us it changed: look again.
     const lookup = world.sinkLookup;
     const sinkUnreadable = lookup !== undefined && ('forbidden' in lookup || 'error' in lookup);
