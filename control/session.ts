@@ -367,35 +367,50 @@ export class Session {
     }
     this.inProgress.add(id);
     this.inbound.push(frame);
-    if (!this.draining) void this.drain();
+    if (!this.draining) this.drain();
   }
 
-  private async drain(): Promise<void> {
+  /**
+   * Runs queued reliable frames in order. Synchronous while handlers answer synchronously (the common case: no
+   * promise and no microtask hop per command); a handler's promise pauses the loop until it settles.
+   */
+  private drain(): void {
     this.draining = true;
     while (this.inboundHead < this.inbound.length) {
       const frame = this.inbound[this.inboundHead]!;
       this.inbound[this.inboundHead++] = undefined;
       const id = frame.kind === 'command' ? frame.command.id : frame.result.id;
-      let outcome: AckErrorValue | null;
+      let r: ReliableOutcome;
       try {
-        const r = this.options.onReliable(frame);
-        outcome = r instanceof Promise ? await r : r;
+        r = this.options.onReliable(frame);
       } catch (err) {
-        // A throwing handler becomes an error ack: never a crash, never a silent drop.
-        outcome = { code: 'HandlerError', message: errorMessage(err) };
+        r = handlerError(err);
       }
-      if (this.closed) return;
-      this.dedup.remember(id, outcome);
-      this.inProgress.delete(id);
-      this.sendAck(id, outcome);
-      if (this.inboundHead > 1024 && this.inboundHead * 2 > this.inbound.length) {
-        this.inbound = this.inbound.slice(this.inboundHead);
-        this.inboundHead = 0;
+      if (r instanceof Promise) {
+        r.then(
+          (outcome) => this.answered(id, outcome) && this.drain(),
+          (err: unknown) => this.answered(id, handlerError(err)) && this.drain(),
+        );
+        return; // still draining: the next frame waits for this one
       }
+      if (!this.answered(id, r)) return;
     }
-    this.inbound = [];
+    this.inbound.length = 0;
     this.inboundHead = 0;
     this.draining = false;
+  }
+
+  /** Remembers and sends the ack of a handled frame; false when the session closed meanwhile. */
+  private answered(id: string, outcome: AckErrorValue | null): boolean {
+    if (this.closed) return false;
+    this.dedup.remember(id, outcome);
+    this.inProgress.delete(id);
+    this.sendAck(id, outcome);
+    if (this.inboundHead > 1024 && this.inboundHead * 2 > this.inbound.length) {
+      this.inbound = this.inbound.slice(this.inboundHead);
+      this.inboundHead = 0;
+    }
+    return true;
   }
 
   private waitForSpace(signal: AbortSignal | undefined, deadline: number, id: string): Promise<void> {
@@ -449,4 +464,9 @@ export class Session {
     }
     if (next !== Infinity) this.armTimer(next);
   };
+}
+
+/** A throwing handler becomes an error ack: never a crash, never a silent drop. */
+function handlerError(err: unknown): AckErrorValue {
+  return { code: 'HandlerError', message: errorMessage(err) };
 }
