@@ -6,6 +6,11 @@ import { ControlServer } from '../control/index.js';
 import { RAW_ECHO_SERVICE } from './protocol-shared.js';
 import type { BenchPki } from './protocol-shared.js';
 
+// The benchmark asks for this process's CPU time around each measured slice.
+process.on('message', (m) => {
+  if (m === 'cpu') process.send!(process.cpuUsage());
+});
+
 process.once('message', (raw) => {
   void (async () => {
     const pki = raw as BenchPki;

@@ -22,6 +22,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '6' },
     // Whole measurements, each interleaving all sides; medians and per-run ratios are printed.
     repeat: { type: 'string', default: '5' },
+    // For profiling one side alone, e.g. --sides protocol (ratios are printed only with all three).
+    sides: { type: 'string', default: 'raw,coalescing,protocol' },
   },
 });
 const REPEAT = Number(values.repeat);
@@ -47,7 +49,13 @@ interface Figures {
   p50: number;
   p99: number;
   perSecond: number;
+  /** CPU time of both processes (client + server, user + system) per round trip and per command in flight, us. */
+  cpuPerRoundTrip: number;
+  cpuPerCommand: number;
 }
+
+/** CPU time so far of this process and of the server process, us: robust to other load, unlike wall time. */
+let cpuNow: () => Promise<number> = () => Promise.resolve(0);
 
 function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -61,15 +69,19 @@ async function measureInterleaved(sides: Side[]): Promise<Figures[]> {
   for (const side of sides) for (let i = 0; i < 1000; i++) await side.roundTrip(); // JIT and TLS warm-up
   for (const side of sides) await side.pipelined(IN_FLIGHT, 300);
   const samples: number[][] = sides.map(() => []);
+  const cpuLatency = sides.map(() => 0);
+  const cpuThroughput = sides.map(() => 0);
   const BLOCK = 250;
   for (let block = 0; block < Math.ceil(LATENCY_N / BLOCK); block++) {
     for (let k = 0; k < sides.length; k++) {
       const i = block % 2 === 0 ? k : sides.length - 1 - k;
+      const cpu0 = await cpuNow();
       for (let n = 0; n < BLOCK; n++) {
         const t0 = performance.now();
         await sides[i]!.roundTrip();
         samples[i]!.push((performance.now() - t0) * 1000);
       }
+      cpuLatency[i]! += (await cpuNow()) - cpu0;
     }
   }
   const counts = sides.map(() => 0);
@@ -77,12 +89,20 @@ async function measureInterleaved(sides: Side[]): Promise<Figures[]> {
   for (let round = 0; round < ROUNDS; round++) {
     for (let k = 0; k < sides.length; k++) {
       const i = round % 2 === 0 ? k : sides.length - 1 - k;
+      const cpu0 = await cpuNow();
       counts[i]! += await sides[i]!.pipelined(IN_FLIGHT, windowMs);
+      cpuThroughput[i]! += (await cpuNow()) - cpu0;
     }
   }
   return sides.map((_, i) => {
     const sorted = samples[i]!.sort((a, b) => a - b);
-    return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), perSecond: counts[i]! / SECONDS };
+    return {
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
+      perSecond: counts[i]! / SECONDS,
+      cpuPerRoundTrip: cpuLatency[i]! / Math.max(1, sorted.length),
+      cpuPerCommand: cpuThroughput[i]! / Math.max(1, counts[i]!),
+    };
   });
 }
 
@@ -153,13 +173,14 @@ function coalescingEcho(port: number, creds: grpc.ChannelCredentials): Side {
     call.write(Buffer.concat(Array.from({ length: pending }, () => RAW_PAYLOAD)));
     pending = 0;
   };
-  // Same policy as control/link.ts: the first record of a turn goes at once, the rest at the end of the turn.
+  // Same policy as control/link.ts: the records of one turn (a macrotask and its promise continuations) go out
+  // together at its end (process.nextTick).
   const send = (): void => {
+    pending++;
     if (!scheduled) {
       scheduled = true;
-      call.write(RAW_PAYLOAD);
-      setImmediate(flush);
-    } else pending++;
+      process.nextTick(flush);
+    }
   };
   return {
     name: 'coalescing raw echo',
@@ -243,6 +264,15 @@ async function main(): Promise<void> {
     peer.once('message', (m) => resolve(m as { controlPort: number; echoPort: number }));
     peer.send(pki);
   });
+  cpuNow = () =>
+    new Promise<number>((resolve) => {
+      peer.once('message', (m) => {
+        const own = process.cpuUsage();
+        const theirs = m as NodeJS.CpuUsage;
+        resolve(own.user + own.system + theirs.user + theirs.system);
+      });
+      peer.send('cpu');
+    });
   const rawCreds = grpc.credentials.createSsl(
     Buffer.from(ca.certPem),
     Buffer.from(clientCert.keyPem),
@@ -252,6 +282,26 @@ async function main(): Promise<void> {
     },
   );
 
+  const wanted = values.sides.split(',');
+  if (wanted.join(',') !== 'raw,coalescing,protocol') {
+    const some = [
+      ...(wanted.includes('raw') ? [rawEcho(ports.echoPort, rawCreds)] : []),
+      ...(wanted.includes('coalescing') ? [coalescingEcho(ports.echoPort, rawCreds)] : []),
+      ...(wanted.includes('protocol') ? [protocol(ports.controlPort, pki, clientCert)] : []),
+    ];
+    for (let r = 0; r < REPEAT; r++) {
+      const figures = await measureInterleaved(some);
+      some.forEach((side, i) =>
+        console.log(
+          `run ${r + 1} ${side.name}: p50 ${figures[i]!.p50?.toFixed(0)} us, p99 ${figures[i]!.p99?.toFixed(0)} us, ${figures[i]!.perSecond.toFixed(0)}/s, ` +
+            `CPU ${figures[i]!.cpuPerRoundTrip.toFixed(1)} us per round trip, ${figures[i]!.cpuPerCommand.toFixed(2)} us per pipelined command`,
+        ),
+      );
+    }
+    for (const side of some) await side.close();
+    peer.disconnect();
+    return;
+  }
   const sides = [
     rawEcho(ports.echoPort, rawCreds),
     coalescingEcho(ports.echoPort, rawCreds),
@@ -265,7 +315,9 @@ async function main(): Promise<void> {
       `run ${r + 1}: p50 ${raw.p50.toFixed(0)} / ${our.p50.toFixed(0)} us (${(our.p50 / raw.p50).toFixed(2)}x), ` +
         `p99 ${raw.p99.toFixed(0)} / ${our.p99.toFixed(0)} us (${(our.p99 / raw.p99).toFixed(2)}x), ` +
         `throughput raw ${raw.perSecond.toFixed(0)}, coalescing ${coal.perSecond.toFixed(0)}, protocol ${our.perSecond.toFixed(0)}/s ` +
-        `(${(our.perSecond / raw.perSecond).toFixed(2)}x raw, ${(our.perSecond / coal.perSecond).toFixed(2)}x coalescing)`,
+        `(${(our.perSecond / raw.perSecond).toFixed(2)}x raw, ${(our.perSecond / coal.perSecond).toFixed(2)}x coalescing); ` +
+        `CPU (both processes) per round trip ${raw.cpuPerRoundTrip.toFixed(1)} / ${our.cpuPerRoundTrip.toFixed(1)} us, ` +
+        `per pipelined command raw ${raw.cpuPerCommand.toFixed(2)}, coalescing ${coal.cpuPerCommand.toFixed(2)}, protocol ${our.cpuPerCommand.toFixed(2)} us`,
     );
   }
   for (const side of sides) await side.close();
@@ -310,6 +362,27 @@ async function main(): Promise<void> {
       medRatio(2, 1, 'perSecond'),
       '/s',
       '>= 1.0x',
+    ),
+  );
+  // CPU time is what other load disturbs least on a shared machine: it says where the wall-clock ratios come from.
+  console.log(
+    row(
+      'CPU per round trip, both processes',
+      med(0, 'cpuPerRoundTrip'),
+      med(2, 'cpuPerRoundTrip'),
+      medRatio(2, 0, 'cpuPerRoundTrip'),
+      'us',
+      '',
+    ),
+  );
+  console.log(
+    row(
+      'CPU per command, vs coalescing echo',
+      med(1, 'cpuPerCommand'),
+      med(2, 'cpuPerCommand'),
+      medRatio(2, 1, 'cpuPerCommand'),
+      'us',
+      '',
     ),
   );
 }

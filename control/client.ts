@@ -2,7 +2,7 @@
 // reconnects forever (exponential backoff with jitter and a cap) until closed. Commands queued while
 // disconnected, and everything unacked, go out in order when the next stream opens.
 import { SYSTEM_CLOCK, type Clock } from './clock.js';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -72,7 +72,10 @@ export interface ControlClientOptions {
 
 /** Options of one send. */
 export interface SendAndWaitOptions {
-  /** Stable command id; default a random UUID. Pass your own to mark the command pending before it is sent. */
+  /**
+   * Stable command id; default `<random prefix of this client>.<counter>`, unique across clients and restarts. Pass
+   * your own to mark the command pending before it is sent.
+   */
   id?: string;
   signal?: AbortSignal;
   /** Default the client's defaultTimeoutMs (30 s); 0 waits forever. */
@@ -140,6 +143,11 @@ export class ControlClient {
   private readonly clock: Clock;
   /** Built once: every connection attempt of this client uses the same options. */
   private readonly channelOptions: grpc.ChannelOptions;
+  // Default command ids: a random prefix per client object (a restarted process resuming the same session id gets
+  // another prefix, so its ids never meet the server's dedup window of the old one) and a counter. Cheaper than a
+  // UUID per command, and shorter on the wire and as a map key (issue 14 profile: randomUUID ~4 % of client CPU).
+  private readonly idPrefix = `${randomBytes(12).toString('base64url')}.`;
+  private idCounter = 0;
 
   constructor(private readonly options: ControlClientOptions) {
     this.sessionId = options.sessionId ?? randomUUID();
@@ -187,25 +195,24 @@ export class ControlClient {
    * Works before the stream is up: the command waits in the outbox.
    */
   sendAndWaitForAck(opcode: string, payload: unknown, options: SendAndWaitOptions = {}): Promise<Ack> {
-    const id = options.id ?? randomUUID();
+    const id = options.id ?? this.idPrefix + (this.idCounter++).toString(36);
     let bytes: Buffer;
     try {
       bytes = encodePayload(payload);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    // No async wrapper: one promise per command on the hot path.
-    return this.session
-      .sendReliable(
-        id,
-        { command: { id, opcode, payload: bytes } },
-        {
-          signal: options.signal,
-          timeoutMs: options.timeoutMs ?? this.options.defaultTimeoutMs ?? 30_000,
-          onFull: options.onFull ?? this.options.onFull ?? 'wait',
-        },
-      )
-      .then(() => ({ commandId: id }));
+    // No async wrapper and no .then: one promise per command on the hot path, resolved to the Ack itself.
+    return this.session.sendReliable<Ack>(
+      id,
+      { command: { id, opcode, payload: bytes } },
+      {
+        signal: options.signal,
+        timeoutMs: options.timeoutMs ?? this.options.defaultTimeoutMs ?? 30_000,
+        onFull: options.onFull ?? this.options.onFull ?? 'wait',
+      },
+      { commandId: id },
+    );
   }
 
   /** Calls `cb` for every async command result (each result once, even if the server resends it). */

@@ -55,7 +55,9 @@ export function encodePayload(value: unknown): Buffer {
 /** The value of UTF-8 JSON bytes; empty bytes are null. Throws with a reason when the bytes are not JSON. */
 export function decodePayload(bytes: Uint8Array): unknown {
   if (bytes.length === 0) return null;
-  return parseJsonExact(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
+  // Decoded payloads are already Buffers (views into the message): no second view per command.
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  return parseJsonExact(buffer.toString('utf8'));
 }
 
 /** An async command's result as the control plane sees it. */

@@ -24,8 +24,9 @@ export class DedupWindow {
 
   /** The ack already given for `id`, or undefined when the id is new (or forgotten). */
   get(id: string): AckErrorValue | null | undefined {
-    // null (a success) is a value here: look the id up, do not coalesce.
-    return this.unconfirmed.has(id) ? this.unconfirmed.get(id) : this.confirmed.get(id);
+    // Stored values are an ack (null = success) and never undefined, so undefined means "not in this tier".
+    const ack = this.unconfirmed.get(id);
+    return ack !== undefined ? ack : this.confirmed.get(id);
   }
 
   /** Remembers the ack for `id`, evicting the oldest unconfirmed entry beyond capacity. */

@@ -1,5 +1,6 @@
-// One gRPC stream seen as a frame pipe: frames queued in one turn of the event loop go out as one
-// Envelope (batching without timers), and writing stops while the transport is not draining.
+// One gRPC stream seen as a frame pipe: frames queued in one turn of the event loop (one macrotask
+// with its promise continuations) go out as one Envelope at the end of it (batching without timers),
+// and writing stops while the transport is not draining.
 //
 // Reading is never paused (that could deadlock: the acks that would free us sit behind the unread
 // frames). Instead the peer's sending is bounded by the protocol: it may have at most the in-flight
@@ -64,7 +65,7 @@ export class Link {
     return this.closed;
   }
 
-  /** Queues a frame: the first of an event-loop turn is written at once, later ones together at the end of it. */
+  /** Queues a frame; the frames of one turn of the event loop are written together, as one envelope, at its end. */
   push(frame: Frame, size = frameSize(frame)): void {
     if (this.closed) return;
     this.pending.push(frame);
@@ -74,11 +75,13 @@ export class Link {
       return;
     }
     if (!this.scheduled && !this.blocked) {
-      // The first frame of a turn goes out at once (latency with one in flight); whatever follows in the same
-      // turn of the event loop is batched into one envelope at the end of it (throughput with many).
+      // process.nextTick runs once the current macrotask and every promise continuation it queued are done (Node
+      // drains the microtask queue before the tick queue's next pass), so a burst of sends, or every ack that an
+      // incoming envelope produced, shares one envelope, and a lone frame still leaves in the same turn: no extra
+      // turn of the event loop (setImmediate) and no separate first envelope (issue 14: one gRPC message each way
+      // per round trip and per window of commands; measured in docs/benchmarks.md).
       this.scheduled = true;
-      this.write();
-      setImmediate(this.flush);
+      process.nextTick(this.flush);
     }
   }
 

@@ -6,6 +6,8 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { z } from 'zod';
+import { decodeEnvelopeFast, encodeEnvelopeFast } from './envelope-codec.js';
+import type { ReferenceCodec } from './envelope-codec.js';
 import type { ProtoGrpcType } from '../proto/generated/control.js';
 import type { Envelope } from '../proto/generated/samplesource/control/v1/Envelope.js';
 import type { Envelope__Output } from '../proto/generated/samplesource/control/v1/Envelope.js';
@@ -41,12 +43,9 @@ function protoPath(): string {
   throw new Error('proto/control.proto not found next to the control library');
 }
 
-const packageDefinition = protoLoader.loadSync(protoPath(), {
-  longs: String,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-});
+// How decoded messages become plain objects (proto-loader's options; the fast decoder returns the same shape).
+const LOADER_OPTIONS = { longs: String, enums: String, defaults: true, oneofs: true };
+const packageDefinition = protoLoader.loadSync(protoPath(), LOADER_OPTIONS);
 const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as ProtoGrpcType;
 
 const generated = loaded.samplesource.control.v1.Control.service;
@@ -77,21 +76,27 @@ function tolerant(decode: (bytes: Buffer) => Envelope__Output): (bytes: Buffer) 
   };
 }
 
-// The same schema as a protobufjs type, for writing. proto-loader's serializer runs fromObject (a full copy of the
-// envelope with type coercion) before encoding; our envelopes are built by this library with the right types
-// already, so they are encoded directly (the largest single CPU cost per command on the client in the profile).
-const envelopeType = protobuf.loadSync(protoPath()).lookupType('samplesource.control.v1.Envelope');
-const encodeDirect = (envelope: Envelope): Buffer => envelopeType.encode(envelope).finish() as Buffer;
+// The same schema as protobufjs types, behind the hand-written codec of the hot frames (envelope-codec.ts): it
+// writes Hello and Notification frames and decides on anything unusual. proto-loader's serializer would run
+// fromObject (a full copy of the envelope) first; our envelopes are built by this library with the right types.
+const frameType = protobuf.loadSync(protoPath()).lookupType('samplesource.control.v1.Frame');
+const reference: ReferenceCodec = {
+  encodeFrame: (frame) => frameType.encode(frame).finish(),
+  decodeFrame: (bytes) => frameType.toObject(frameType.decode(bytes), LOADER_OPTIONS),
+  decodeEnvelope: (bytes) => generated.Connect.requestDeserialize(bytes),
+};
+const encode = (envelope: Envelope): Buffer => encodeEnvelopeFast(envelope, reference);
+const decode = (bytes: Buffer): Envelope__Output => decodeEnvelopeFast(bytes, reference);
 
 /** The gRPC service definition (one bidi call, Connect); undecodable bytes become an UndecodableEnvelope. */
 export const controlService: typeof generated = {
   ...generated,
   Connect: {
     ...generated.Connect,
-    requestSerialize: encodeDirect,
-    responseSerialize: encodeDirect,
-    requestDeserialize: tolerant(generated.Connect.requestDeserialize),
-    responseDeserialize: tolerant(generated.Connect.responseDeserialize),
+    requestSerialize: encode,
+    responseSerialize: encode,
+    requestDeserialize: tolerant(decode),
+    responseDeserialize: tolerant(decode),
   },
 };
 /** The client constructor for the Control service (same tolerant decoding). */
@@ -232,6 +237,12 @@ export function frameSize(frame: Frame): number {
 export function encodeEnvelope(envelope: Envelope): Buffer {
   return generated.Connect.requestSerialize(envelope);
 }
+
+/** The protobuf.js path (proto-loader's serializer and deserializer), for tests that compare envelope-codec.ts with it. */
+export const protobufjsEnvelopeCodec = {
+  encode: (envelope: Envelope): Buffer => generated.Connect.requestSerialize(envelope),
+  decode: (bytes: Buffer): Envelope__Output => generated.Connect.requestDeserialize(bytes),
+};
 
 /** Decodes an envelope's bytes (no validation: run frames through parseFrame). */
 export function decodeEnvelope(bytes: Buffer): Envelope__Output {
