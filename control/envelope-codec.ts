@@ -2,7 +2,7 @@
 // with protobuf.js behind it for everything else. Issue 14 profiled the protocol at 8-10 us of CPU
 // per acked command, of which encoding and decoding envelopes through protobuf.js (its writer's
 // operation list, then proto-loader's decode + toObject copy) was the largest part we own
-// (docs/decisions/0013-hand-written-envelope-codec.md).
+// (docs/decisions/0014-hand-written-envelope-codec.md).
 //
 // Exactness: the decoder returns what proto-loader's deserializer returns for the same bytes (plain
 // objects, proto3 defaults, `kind` for the oneof, uint64 as a decimal string, bytes as Buffer views).
